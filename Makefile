@@ -1,0 +1,85 @@
+# edgefleet.k3s — developer and CI entry points. Every target installs what it needs into .venv first.
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+
+ROOT       := $(abspath .)
+VENV       := $(ROOT)/.venv
+PY         := $(VENV)/bin/python
+BUILD      := $(ROOT)/.build
+COLL_ROOT  := $(BUILD)/collections
+COLL_LINK  := $(COLL_ROOT)/ansible_collections/edgefleet/k3s
+LAB_NAME   ?= edgefleet
+LAB        := PYTHONPATH=$(ROOT)/tests/lab $(PY) -m edgefleet_lab --lab $(LAB_NAME)
+export CONTAINERS_CONF := $(ROOT)/tests/lab/containers.conf
+export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH := $(COLL_ROOT)
+export PATH := $(VENV)/bin:$(PATH)
+
+.PHONY: help venv collection releases image lab lab-up lab-down lab-status test lint sanity unit runtime-test \
+        molecule build clean
+
+help:
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
+
+$(VENV)/.installed: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create the pinned toolchain virtualenv
+
+collection: ## make ansible_collections/edgefleet/k3s point at this checkout
+	mkdir -p $(dir $(COLL_LINK))
+	ln -sfn $(ROOT) $(COLL_LINK)
+
+releases: venv ## build the test runtime releases (+ sha256sum files) into .build/releases
+	$(PY) tests/k3s_runtime/build.py --out $(BUILD)/releases
+
+image: venv ## build (or reuse) the lab host image
+	$(LAB) image
+
+lab-up: venv releases image ## bring the default lab fleet up and publish the releases on its mirror
+	$(LAB) up
+	$(LAB) mirror publish $(BUILD)/releases
+
+lab: venv collection lab-up ## the main job: lab fleet + site.yml + cluster report
+	$(LAB) inventory --output $(ROOT)/.lab/$(LAB_NAME)/inventory.yml
+	ansible-playbook -i $(ROOT)/.lab/$(LAB_NAME)/inventory.yml playbooks/site.yml
+
+lab-down: venv ## remove every lab host, network and process
+	$(LAB) down
+
+lab-status: venv
+	$(LAB) status
+
+test: lint sanity unit runtime-test molecule ## everything CI runs
+
+lint: venv collection ## ansible-lint (production), yamllint, ruff
+	yamllint --strict .
+	ruff check .
+	ruff format --check .
+	ansible-lint --profile production
+
+sanity: venv ## ansible-test sanity on a correctly placed copy of the collection
+	rm -rf $(BUILD)/sanity && mkdir -p $(BUILD)/sanity/ansible_collections/edgefleet
+	git ls-files -z --cached --others --exclude-standard | \
+	  rsync -a --from0 --files-from=- ./ $(BUILD)/sanity/ansible_collections/edgefleet/k3s/
+	cd $(BUILD)/sanity/ansible_collections/edgefleet/k3s && \
+	  ansible-test sanity --python 3.11 --local --color no --exclude tests/k3s_runtime/ --exclude tests/lab/
+
+unit: venv collection ## pytest unit tests of modules and module_utils
+	$(PY) -m pytest -q tests/unit
+
+runtime-test: venv releases ## contract tests of the k3s-compatible test runtime
+	$(PY) -m pytest -q tests/runtime
+
+molecule: venv collection releases image ## molecule scenarios (all, or SCENARIO=name)
+	if [ -n "$${SCENARIO:-}" ]; then molecule test -s "$$SCENARIO"; else molecule test --all; fi
+
+build: venv ## build the collection tarball into .build/
+	ansible-galaxy collection build --force --output-path $(BUILD) .
+
+clean:
+	rm -rf $(BUILD)
