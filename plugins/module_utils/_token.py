@@ -1,0 +1,329 @@
+# Copyright (c) edgefleet.k3s contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0.txt)
+#
+# PRIVATE to the edgefleet.k3s collection. This is not a public API: it may change or disappear in any
+# release without notice. Do not import it from other collections or from playbooks.
+"""k3s join tokens: parsing, formatting, CA hashing and validation against a server's /cacerts.
+
+Behaviour follows k3s (pkg/clientaccess/token.go): a token is either the full form
+``K10<sha256 of the cluster CA>::<credentials>`` or a short form (a bare password or a bootstrap token).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import traceback
+
+from ansible.module_utils.urls import open_url
+
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    HAS_CRYPTOGRAPHY = True
+    CRYPTOGRAPHY_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - exercised only on hosts without cryptography
+    HAS_CRYPTOGRAPHY = False
+    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
+
+TOKEN_PREFIX = "K10"  # noqa: S105 - a format prefix, not a secret
+CA_HASH_LENGTH = 64
+HTTP_TIMEOUT = 10
+
+_BOOTSTRAP_RE = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16})$")
+_PEM_CERT_RE = re.compile(
+    rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----",
+    re.DOTALL,
+)
+
+MSG_EMPTY = "token must not be empty"
+MSG_HASH_LENGTH = "invalid token CA hash length"
+MSG_FORMAT = "invalid token format"
+MSG_HASH_MISMATCH = "token CA hash does not match the Cluster CA certificate hash: {0} != {1}"
+MSG_CA_VALIDATION = "CA cert validation failed"
+MSG_HOST_TRUSTED = "Cluster CA certificate is trusted by the host CA bundle. Token CA hash will not be validated."
+MSG_NO_HASH = (
+    "Cluster CA certificate is not trusted by the host CA bundle, but the token does not include a CA hash. "
+    "Use the full token from the server's node-token file to enable Cluster CA validation."
+)
+
+
+class TokenError(Exception):
+    """A token or CA problem, with a message worded like k3s's."""
+
+
+class Token:
+    """A parsed k3s token.
+
+    ``kind`` is ``full`` (``K10`` prefix), ``short`` (bare password) or ``bootstrap`` (short bootstrap token).
+    ``credential_type`` is ``password`` or ``bootstrap``.
+    """
+
+    def __init__(self, kind, ca_hash, username=None, password=None, bootstrap_id=None, bootstrap_secret=None):
+        self.kind = kind
+        self.ca_hash = ca_hash
+        self.username = username
+        self.password = password
+        self.bootstrap_id = bootstrap_id
+        self.bootstrap_secret = bootstrap_secret
+
+    @property
+    def credential_type(self):
+        return "bootstrap" if self.bootstrap_id is not None else "password"
+
+    @property
+    def credentials(self):
+        """The credential part as it appears after ``::`` (a secret)."""
+        if self.bootstrap_id is not None:
+            return "%s.%s" % (self.bootstrap_id, self.bootstrap_secret)
+        return "%s:%s" % (self.username or "", self.password)
+
+    def __repr__(self):
+        # Never show the secret part.
+        return "Token(kind=%r, ca_hash=%r, credential_type=%r, username=%r)" % (
+            self.kind,
+            self.ca_hash,
+            self.credential_type,
+            self.username,
+        )
+
+
+def _parse_bootstrap(text):
+    match = _BOOTSTRAP_RE.match(text)
+    if match:
+        return match.group(1), match.group(2)
+    return None
+
+
+def parse_token(text):
+    """Parse a k3s token string; raise TokenError with k3s's wording on malformed input."""
+    if text is None or len(text) == 0:
+        raise TokenError(MSG_EMPTY)
+
+    if not text.startswith(TOKEN_PREFIX):
+        bootstrap = _parse_bootstrap(text)
+        if bootstrap:
+            return Token("bootstrap", "", bootstrap_id=bootstrap[0], bootstrap_secret=bootstrap[1])
+        # The whole string is the password (colons allowed), no username and no CA hash.
+        return Token("short", "", username="", password=text)
+
+    rest = text[len(TOKEN_PREFIX) :]
+    ca_hash = ""
+    parts = rest.split("::", 1)
+    creds = parts[0]
+    if len(parts) > 1:
+        if len(parts[0]) not in (0, CA_HASH_LENGTH):
+            raise TokenError(MSG_HASH_LENGTH)
+        ca_hash = parts[0]
+        creds = parts[1]
+
+    bootstrap = _parse_bootstrap(creds)
+    if bootstrap:
+        return Token("full", ca_hash, bootstrap_id=bootstrap[0], bootstrap_secret=bootstrap[1])
+
+    user_pass = creds.split(":", 1)
+    if len(user_pass) != 2 or len(user_pass[1]) == 0:
+        raise TokenError(MSG_FORMAT)
+    return Token("full", ca_hash, username=user_pass[0], password=user_pass[1])
+
+
+def format_token(ca_hash, token, username=None):
+    """Build the full ``K10<hash>::<creds>`` form from a CA hash and a parsed token.
+
+    ``username`` replaces an empty username of a password token (k3s writes ``server`` or ``node``).
+    """
+    if len(ca_hash) != CA_HASH_LENGTH:
+        raise TokenError(MSG_HASH_LENGTH)
+    if token.credential_type == "bootstrap":
+        creds = token.credentials
+    else:
+        creds = "%s:%s" % (token.username or username or "", token.password)
+    return "%s%s::%s" % (TOKEN_PREFIX, ca_hash, creds)
+
+
+def split_pem_certificates(data):
+    """Return the PEM certificate blocks (bytes) found in a bundle, in order."""
+    return _PEM_CERT_RE.findall(data)
+
+
+def _sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def _utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _validity(cert):
+    before = getattr(cert, "not_valid_before_utc", None)
+    after = getattr(cert, "not_valid_after_utc", None)
+    if before is None:  # cryptography < 42 returns naive UTC datetimes
+        before = cert.not_valid_before.replace(tzinfo=datetime.timezone.utc)
+        after = cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+    return before, after
+
+
+def _is_ca(cert):
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _is_self_signed(cert):
+    return cert.issuer.public_bytes() == cert.subject.public_bytes()
+
+
+def _signed_by(cert, issuer):
+    """True when ``issuer`` signed ``cert`` (name chaining and signature)."""
+    if cert.issuer.public_bytes() != issuer.subject.public_bytes():
+        return False
+    if hasattr(cert, "verify_directly_issued_by"):  # cryptography >= 40
+        try:
+            cert.verify_directly_issued_by(issuer)
+            return True
+        except (ValueError, TypeError, InvalidSignature):
+            return False
+    key = issuer.public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+        else:  # Ed25519 / Ed448
+            key.verify(cert.signature, cert.tbs_certificate_bytes)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _chain_root(leaf, pool, now):
+    """Depth-first search for a chain from ``leaf`` to a self-signed CA in ``pool``; return the root or None."""
+
+    def valid_now(cert):
+        before, after = _validity(cert)
+        return before <= now <= after
+
+    def walk(cert, used):
+        if not valid_now(cert):
+            return None
+        for candidate in pool:
+            if id(candidate) in used or not _is_ca(candidate) or not valid_now(candidate):
+                continue
+            if not _signed_by(cert, candidate):
+                continue
+            if _is_self_signed(candidate):
+                return candidate
+            found = walk(candidate, used | {id(candidate)})
+            if found is not None:
+                return found
+        return None
+
+    return walk(leaf, frozenset())
+
+
+def ca_hash(bundle):
+    """SHA-256 (hex) of a CA bundle the way k3s computes the token CA hash.
+
+    One certificate: hash of the raw bytes. Several: hash of the DER of the root the first certificate chains to;
+    if that chain cannot be verified (or ``cryptography`` is missing) k3s falls back to the raw bytes.
+    Returns ``(hash, method)`` with method ``raw`` or ``root-der``.
+    """
+    if isinstance(bundle, str):
+        bundle = bundle.encode("utf-8")
+    blocks = split_pem_certificates(bundle)
+    if not blocks:
+        raise TokenError("no certificates found in the CA bundle")
+    if len(blocks) == 1 or not HAS_CRYPTOGRAPHY:
+        return _sha256_hex(bundle), "raw"
+    try:
+        certs = [x509.load_pem_x509_certificate(block) for block in blocks]
+    except ValueError as exc:
+        raise TokenError("failed to parse the CA bundle: %s" % exc) from exc
+    root = _chain_root(certs[0], certs[1:], _utcnow())
+    if root is None:
+        return _sha256_hex(bundle), "raw"
+    return _sha256_hex(root.public_bytes(serialization.Encoding.DER)), "root-der"
+
+
+def normalize_url(url):
+    """k3s accepts only https:// server URLs and strips trailing slashes."""
+    if not url or not url.startswith("https://"):
+        raise TokenError("only https:// URLs are supported, invalid scheme: %s" % url)
+    return url.rstrip("/")
+
+
+def _read(response):
+    try:
+        return response.read()
+    finally:
+        response.close()
+
+
+class CAValidation:
+    """Outcome of :func:`fetch_and_verify_cacerts`."""
+
+    def __init__(self, bundle, server_hash, host_trusted, warnings):
+        self.bundle = bundle
+        self.server_hash = server_hash
+        self.host_trusted = host_trusted
+        self.warnings = warnings
+
+
+def fetch_and_verify_cacerts(server_url, token_hash="", timeout=HTTP_TIMEOUT, check_host_trust=True, opener=None):
+    """Validate a server's CA the way a joining k3s node does, before any credential is sent.
+
+    1. GET ``/cacerts`` trusting the host CA bundle; success means the CA is publicly trusted and the token hash
+       is not validated (k3s warns and carries on).
+    2. Otherwise GET ``/cacerts`` without verification, then again trusting only the downloaded bundle
+       (``CA cert validation failed`` if the server certificate does not chain to it, or names another host).
+    3. Compare the token hash, when the token has one, with the bundle's hash.
+
+    Returns a :class:`CAValidation`; raises :class:`TokenError` on any failure.
+    """
+    opener = opener or open_url
+    url = normalize_url(server_url) + "/cacerts"
+    warnings = []
+
+    if check_host_trust:
+        try:
+            bundle = _read(opener(url, method="GET", timeout=timeout, validate_certs=True))
+        except Exception:  # noqa: BLE001 - any failure means "not trusted by the host bundle", as in k3s
+            bundle = None
+        if bundle is not None:
+            if token_hash:
+                warnings.append(MSG_HOST_TRUSTED)
+            return CAValidation(bundle, ca_hash(bundle)[0], True, warnings)
+
+    try:
+        bundle = _read(opener(url, method="GET", timeout=timeout, validate_certs=False))
+    except Exception as exc:  # noqa: BLE001 - network errors become one clear message
+        raise TokenError("failed to get CA certs from %s: %s" % (url, exc)) from exc
+
+    tmpdir = tempfile.mkdtemp(prefix="k3s-cacerts-")
+    try:
+        ca_file = os.path.join(tmpdir, "cacerts.pem")
+        fd = os.open(ca_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(bundle)
+        try:
+            _read(opener(url, method="GET", timeout=timeout, validate_certs=True, ca_path=ca_file))
+        except Exception as exc:  # noqa: BLE001
+            raise TokenError("%s: %s" % (MSG_CA_VALIDATION, exc)) from exc
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+    server_hash = ca_hash(bundle)[0]
+    if token_hash:
+        if token_hash != server_hash:
+            raise TokenError(MSG_HASH_MISMATCH.format(token_hash, server_hash))
+    else:
+        warnings.append(MSG_NO_HASH)
+    return CAValidation(bundle, server_hash, False, warnings)

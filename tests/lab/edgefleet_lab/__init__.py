@@ -1,0 +1,1 @@
+"""The edgefleet podman fleet lab: systemd hosts in rootful podman containers, reached over SSH."""

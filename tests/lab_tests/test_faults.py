@@ -1,0 +1,54 @@
+# Copyright (c) edgefleet.k3s contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0.txt)
+"""Fault verbs: stop/start power a host off and on, isolate/heal cut and restore its network."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.lab
+LAB_UP_ARGS = ("--servers", "1", "--agents", "1", "--gpu-agents", "0", "--lbs", "0")
+
+
+def test_hosts_answer_ssh_with_their_hostname(lab):
+    for host in ("server-1", "agent-1"):
+        proc = lab.ssh(host, "hostname")
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == host
+
+
+def test_exec_returns_the_command_status_and_output(lab):
+    ok = lab.exec("agent-1", "sh", "-c", "echo out-$(hostname); exit 3")
+    assert ok.returncode == 3
+    assert ok.stdout.strip() == "out-agent-1"
+
+
+def test_stopped_host_is_unreachable_and_start_brings_it_back(lab):
+    lab.run("stop", "agent-1")
+    assert lab.ssh("agent-1", "true").returncode != 0
+    status = lab.run("status").stdout
+    assert any(line.split()[:1] == ["agent-1"] and "exited" in line for line in status.splitlines()), status
+
+    lab.run("start", "agent-1")
+    proc = lab.ssh("agent-1", "systemctl", "is-system-running")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == "running"
+
+
+def test_isolated_host_is_unreachable_from_another_host_and_heal_restores_it(lab):
+    agent_ip = lab.ip("agent-1")
+    before = lab.exec("server-1", "ping", "-c", "1", "-W", "2", agent_ip)
+    assert before.returncode == 0, before.stdout + before.stderr
+
+    lab.run("isolate", "agent-1")
+    cut = lab.exec("server-1", "ping", "-c", "1", "-W", "2", agent_ip)
+    assert cut.returncode != 0
+    assert lab.ssh("agent-1", "true").returncode != 0
+    assert "isolated" in next(line for line in lab.run("status").stdout.splitlines() if line.startswith("agent-1"))
+
+    lab.run("heal", "agent-1")
+    after = lab.exec("server-1", "ping", "-c", "1", "-W", "2", agent_ip)
+    assert after.returncode == 0, after.stdout + after.stderr
+    # same address, same name resolution for the other hosts
+    assert lab.exec("server-1", "getent", "hosts", "agent-1").stdout.split()[0] == agent_ip
+    assert lab.ssh("agent-1", "hostname").stdout.strip() == "agent-1"
