@@ -63,6 +63,9 @@ lint: venv collection ## ansible-lint (production), yamllint, ruff
 	ansible-lint --profile production
 
 sanity: venv ## ansible-test sanity on a correctly placed copy of the collection
+	# ansible-test bootstraps pip from a host that is unreachable here: give it a local stand-in (see the script).
+	pipv=$$($(PY) -c "import re,ansible_test._internal.python_requirements as m,inspect;print(re.search(r\"pip='([0-9.]+)'\",inspect.getsource(m)).group(1))")
+	install -D -m 0644 .ci/ansible-test-get-pip.py ~/.ansible/test/cache/get_pip_$${pipv//./_}.py
 	rm -rf $(BUILD)/sanity && mkdir -p $(BUILD)/sanity/ansible_collections/edgefleet
 	git ls-files -z --cached --others --exclude-standard | \
 	  rsync -a --from0 --files-from=- ./ $(BUILD)/sanity/ansible_collections/edgefleet/k3s/

@@ -52,3 +52,17 @@ def test_isolated_host_is_unreachable_from_another_host_and_heal_restores_it(lab
     # same address, same name resolution for the other hosts
     assert lab.exec("server-1", "getent", "hosts", "agent-1").stdout.split()[0] == agent_ip
     assert lab.ssh("agent-1", "hostname").stdout.strip() == "agent-1"
+
+
+def test_partition_cuts_only_the_named_peers_and_unpartition_restores(lab):
+    server_ip, agent_ip, mirror_ip = lab.ip("server-1"), lab.ip("agent-1"), lab.ip("mirror")
+    lab.run("partition", "server-1", "--from", "agent-1")
+    try:
+        assert lab.exec("agent-1", "ping", "-c", "1", "-W", "2", server_ip).returncode != 0
+        assert lab.exec("server-1", "ping", "-c", "1", "-W", "2", agent_ip).returncode != 0
+        # other peers and this machine still reach server-1
+        assert lab.exec("server-1", "ping", "-c", "1", "-W", "2", mirror_ip).returncode == 0
+        assert lab.ssh("server-1", "true").returncode == 0
+    finally:
+        lab.run("unpartition", "server-1")
+    assert lab.exec("agent-1", "ping", "-c", "1", "-W", "2", server_ip).returncode == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,24 @@ def run_playbook(env: dict[str, str], inventory: Path, playbook: str, *args: str
 def flat(text: str) -> str:
     """Join the lines of Ansible's wrapped YAML output so a message can be searched as one string."""
     return " ".join(text.split())
+
+
+def lab_cli(lab: str, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the lab CLI (tests/lab) for lab LAB."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "tests" / "lab"))
+    env["CONTAINERS_CONF"] = str(ROOT / "tests" / "lab" / "containers.conf")
+    return subprocess.run(
+        [sys.executable, "-m", "edgefleet_lab", "--lab", lab, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=check,
+    )
+
+
+def changed_counts(stdout: str) -> dict[str, int]:
+    """Host → changed count from a PLAY RECAP."""
+    recap = stdout.rsplit("PLAY RECAP", 1)[-1]
+    return {m[0]: int(m[1]) for m in re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", recap, re.M)}

@@ -4,16 +4,20 @@ import argparse
 import os
 import sys
 
-from edgefleet_lab import faults, fleet, image, inventory, mirror, podman, ssh
+from edgefleet_lab import faults, fleet, image, inventory, mirror, podman, preflight, ssh
 from edgefleet_lab.state import Lab
 
 
 def cmd_image(lab: Lab, ns) -> int:
+    preflight.check("image")
     image.build()
     return 0
 
 
 def cmd_up(lab: Lab, ns) -> int:
+    preflight.check("up")
+    if not image.image_exists():
+        preflight.check("image")
     counts = {"servers": ns.servers, "agents": ns.agents, "gpu_agents": ns.gpu_agents, "lbs": ns.lbs}
     fleet.up(lab, counts)
     return 0

@@ -80,3 +80,35 @@ def exec_(lab: Lab, ns) -> int:
     )
     sys.stdout.flush()
     return proc.returncode
+
+
+PARTITION_TAG = "edgefleet-partition"
+
+
+PEERS_ARG = (("--from",), {"dest": "peers", "nargs": "+", "required": True, "help": "peer host names"})
+
+
+@verb("partition", "drop traffic between a host and the given peers (iptables in HOST; the link stays up)",
+      (HOST_ARG, PEERS_ARG))  # fmt: skip
+def partition(lab: Lab, ns) -> int:
+    host, _ip = fleet.host_entry(lab, ns.host)
+    rules = []
+    for peer in ns.peers:
+        _peer, peer_ip = fleet.host_entry(lab, peer)
+        for chain, flag in (("INPUT", "-s"), ("OUTPUT", "-d")):
+            rules.append(f"iptables -w -I {chain} {flag} {peer_ip} -m comment --comment {PARTITION_TAG} -j DROP")
+    podman.run("exec", lab.container(host.name), "sh", "-ec", " && ".join(rules))
+    print(f"{host.name} partitioned from {', '.join(ns.peers)}")
+    return 0
+
+
+@verb("unpartition", "remove every partition rule `partition` put in a host", (HOST_ARG,))
+def unpartition(lab: Lab, ns) -> int:
+    host, _ip = fleet.host_entry(lab, ns.host)
+    script = (
+        f"iptables -w -S | grep -- '--comment {PARTITION_TAG}' | sed 's/^-A /-D /' | "
+        "while read -r rule; do eval iptables -w $rule; done"
+    )
+    podman.run("exec", lab.container(host.name), "sh", "-ec", script)
+    print(f"{host.name}: partition rules removed")
+    return 0

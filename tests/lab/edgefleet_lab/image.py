@@ -10,6 +10,7 @@ from pathlib import Path
 
 from edgefleet_lab import podman
 from edgefleet_lab.paths import PACKAGE_DIR
+from edgefleet_lab.state import global_lock
 
 REPOSITORY = "localhost/edgefleet-lab-host"
 SUITE = "bookworm"
@@ -57,6 +58,10 @@ def image_ref() -> str:
     return f"{REPOSITORY}:{recipe_hash()}"
 
 
+def image_exists() -> bool:
+    return podman.image_exists(image_ref())
+
+
 def _run(cmd: list[str], **kw) -> None:
     subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, **kw)
 
@@ -67,6 +72,14 @@ def build(log=print) -> str:
     if podman.image_exists(ref):
         log(f"image {ref} is up to date")
         return ref
+    with global_lock(".image.lock"):  # a concurrent `up`/`image` may be building the same recipe
+        if podman.image_exists(ref):
+            log(f"image {ref} was built meanwhile")
+            return ref
+        return _build(ref, log)
+
+
+def _build(ref: str, log=print) -> str:
     if os.geteuid() != 0:
         raise SystemExit("building the lab image needs root (debootstrap, chroot)")
     started = time.monotonic()

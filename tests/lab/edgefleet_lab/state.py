@@ -65,7 +65,7 @@ class Lab:
     def save(self, state: dict) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
         tmp.replace(self.state_file)
 
     def require_state(self) -> dict:
@@ -102,11 +102,11 @@ def ip(state: dict, octet: int) -> str:
 
 
 @contextmanager
-def global_lock():
-    """Serialise network allocation between labs started at the same time."""
+def global_lock(name: str = ".lock"):
+    """Serialise work shared between labs started at the same time (network allocation, image build)."""
     root = paths.state_root()
     root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+    fd = os.open(root / name, os.O_CREAT | os.O_RDWR, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -56,7 +56,11 @@ class PKI:
         _write_pem(self.ca_path, self.ca_cert.public_bytes(serialization.Encoding.PEM))
         self.server_cert, self.server_key = self.issue("server", "kube-apiserver", (), server=True)
 
-    def issue(self, stem: str, cn: str, orgs: tuple[str, ...], server: bool = False) -> tuple[str, str]:
+    def issue(
+        self, stem: str, cn: str, orgs: tuple[str, ...], server: bool = False, client: bool | None = None
+    ) -> tuple[str, str]:
+        """A leaf certificate; server=True adds localhost/127.0.0.1 SANs and serverAuth (client=True adds
+        clientAuth as well, as etcd's own gateway needs)."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.utcnow()
         builder = (
@@ -68,13 +72,14 @@ class PKI:
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=1))
         )
+        usages = []
         if server:
             sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            usage = ExtendedKeyUsageOID.SERVER_AUTH
-        else:
-            usage = ExtendedKeyUsageOID.CLIENT_AUTH
-        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
+        if client if client is not None else not server:
+            usages.append(ExtendedKeyUsageOID.CLIENT_AUTH)
+        builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         cert = builder.sign(self.ca_key, hashes.SHA256())
         cert_path = os.path.join(self.dir, f"{stem}.crt")
         key_path = os.path.join(self.dir, f"{stem}.key")

@@ -3,6 +3,7 @@ real kubectl (``$KUBECTL``, else the Debian 1.20 client extracted to /tmp/kubect
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -99,13 +100,14 @@ def client(api):
     return Client(api)
 
 
-def kubectl_binaries() -> list[str]:
+@functools.lru_cache(maxsize=None)
+def kubectl_binaries() -> tuple[str, ...]:
     """$KUBECTL, the lab's Debian 1.20 client extracted to /tmp/kubectl120, ``kubectl`` on PATH (deduplicated)."""
     found = []
     for candidate in (os.environ.get("KUBECTL"), "/tmp/kubectl120/root/usr/bin/kubectl", shutil.which("kubectl")):
         if candidate and os.access(candidate, os.X_OK) and os.path.realpath(candidate) not in found:
             found.append(os.path.realpath(candidate))
-    return found
+    return tuple(found)
 
 
 def pytest_generate_tests(metafunc):
@@ -113,9 +115,10 @@ def pytest_generate_tests(metafunc):
         binaries = kubectl_binaries()
         if not binaries:
             raise pytest.UsageError("no kubectl found: extract Debian's kubernetes-client or set KUBECTL")
-        metafunc.parametrize("kubectl_binary", binaries, ids=[_version_id(b) for b in binaries])
+        metafunc.parametrize("kubectl_binary", list(binaries), ids=[_version_id(b) for b in binaries])
 
 
+@functools.lru_cache(maxsize=None)
 def _version_id(binary: str) -> str:
     out = subprocess.run([binary, "version", "--client", "--short"], capture_output=True, text=True, timeout=30)
     text = out.stdout or subprocess.run([binary, "version", "--client"], capture_output=True, text=True).stdout

@@ -231,3 +231,33 @@ def test_table_output(client, api):
     assert rc["rows"][0]["cells"][:2] == ["nvidia", "nvidia"]
     _, leases = client("GET", "/apis/coordination.k8s.io/v1/leases", accept=accept)
     assert leases["rows"] == []
+
+
+def test_concurrent_writers_through_two_kv_connections_lose_no_update(tmp_path, kv, client):
+    """Two servers = two KV connections on one datastore: CAS retries make every increment count."""
+    import threading
+
+    from conftest import make_ctx
+    from k3srt.kubeapi import KubeAPI, resources
+    from k3srt.kv import SqliteKV
+
+    client("POST", CM, cm("counter", data={"n": "0"}))
+    other = SqliteKV(str(tmp_path / "state.db"))
+    apis = [KubeAPI(make_ctx(tmp_path, kv)), KubeAPI(make_ctx(tmp_path, other))]
+    res = resources.get("configmaps")
+
+    def bump(obj):
+        obj["data"]["n"] = str(int(obj["data"]["n"]) + 1)
+        return obj
+
+    def worker(kube):
+        for _ in range(25):
+            kube.store.mutate(res, "default", "counter", bump, retries=200)
+
+    threads = [threading.Thread(target=worker, args=(apis[i % 2],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    other.close()
+    assert client("GET", f"{CM}/counter")[1]["data"]["n"] == "100"

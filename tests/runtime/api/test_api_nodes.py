@@ -114,13 +114,13 @@ def test_lifecycle_marks_stale_nodes_not_ready_and_recovers():
 
 
 def test_controllers_on_three_servers_sharing_one_kv(tmp_path, kv, client):
-    apis = [KubeAPI(make_ctx(tmp_path, kv), grace=1.0, node_interval=0.1, manifest_interval=60) for _ in range(3)]
+    apis = [KubeAPI(make_ctx(tmp_path, kv), grace=2.0, node_interval=0.1, manifest_interval=60) for _ in range(3)]
     apis[0].ensure_node("n1", "10.0.0.1")
     apis[1].ensure_node("n2", "10.0.0.2")
     for kube in apis:
         kube.start_controllers()
     try:
-        deadline = time.monotonic() + 6
+        deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             apis[0].heartbeat("n2")
             _, listing = client("GET", "/api/v1/nodes")
@@ -180,3 +180,38 @@ def test_gpu_capacity_simulation(api, client):
     client("DELETE", "/apis/apps/v1/namespaces/kube-system/daemonsets/nvidia-device-plugin-daemonset")
     api.controllers.node_pass()
     assert _gpu(client, "gpu-1") == (None, None)
+
+
+def test_controller_gives_every_node_one_grace_period_after_start(api, client):
+    api.ensure_node("n1", "10.0.0.1")
+    old = (datetime.now(timezone.utc) - timedelta(seconds=300)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stale = {"status": {"conditions": [{"type": "Ready", "status": "True", "lastHeartbeatTime": old}]}}
+    client("PATCH", "/api/v1/nodes/n1/status", stale, ctype=SMP)
+    api.controllers._started = time.monotonic()  # a server that has just (re)started its controllers
+    api.controllers.node_pass()
+    assert _ready(client("GET", "/api/v1/nodes/n1")[1])["status"] == "True"
+    api.controllers._started = time.monotonic() - 10  # grace (2 s in tests) has passed
+    api.controllers.node_pass()
+    assert _ready(client("GET", "/api/v1/nodes/n1")[1])["status"] == "Unknown"
+
+
+def test_etcd_remove_annotation_calls_the_hook_once(tmp_path, kv, client):
+    ctxs = [make_ctx(tmp_path, kv) for _ in range(3)]
+    calls = []
+    for ctx in ctxs:
+        ctx.on_node_deleted = calls.append
+    apis = [KubeAPI(ctx, grace=60) for ctx in ctxs]
+    apis[0].ensure_node("server-3", "10.0.0.22", roles=["control-plane", "etcd"])
+    apis[0].ensure_node("agent-1", "10.0.0.100")
+    for name in ("server-3", "agent-1"):
+        client(
+            "PATCH",
+            f"/api/v1/nodes/{name}",
+            {"metadata": {"annotations": {"etcd.k3s.cattle.io/remove": "true"}}},
+            ctype=SMP,
+        )
+    for kube in apis:
+        kube.controllers.node_pass()
+    assert calls == ["server-3"]
+    ann = client("GET", "/api/v1/nodes/server-3")[1]["metadata"]["annotations"]
+    assert ann["etcd.k3s.cattle.io/removed-node-name"] == "server-3"

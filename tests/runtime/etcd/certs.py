@@ -50,7 +50,10 @@ def make_ca(cn: str):
     return cert, key
 
 
-def make_leaf(ca, cn: str, server: bool, client: bool, ips=("127.0.0.1",), dns=("localhost",)):
+LOOPBACK_IPS = tuple(f"127.0.0.{i}" for i in range(1, 10))  # test nodes use 127.0.0.2.. as their node IP
+
+
+def make_leaf(ca, cn: str, server: bool, client: bool, ips=LOOPBACK_IPS, dns=("localhost",)):
     ca_cert, ca_key = ca
     key = _key()
     usages = ([ExtendedKeyUsageOID.SERVER_AUTH] if server else []) + (

@@ -23,8 +23,8 @@ def make_node(tmp_path, pki):
     """Factory for Nodes sharing one PKI; every etcd process is stopped (or killed) at teardown."""
     nodes = []
 
-    def make(name: str, config: dict | None = None) -> Node:
-        node = Node(str(tmp_path), name, pki, config)
+    def make(name: str, config: dict | None = None, node_ip: str = "127.0.0.1") -> Node:
+        node = Node(str(tmp_path), name, pki, config, node_ip)
         nodes.append(node)
         return node
 

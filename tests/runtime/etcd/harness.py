@@ -34,14 +34,14 @@ def free_port() -> int:
 class Ctx:
     """What core's ServerContext gives k3srt.etcd, plus the port/interval overrides for local tests."""
 
-    def __init__(self, root: str, node_name: str, pki, config: dict | None = None):
+    def __init__(self, root: str, node_name: str, pki, config: dict | None = None, node_ip: str = "127.0.0.1"):
         self.data_dir = os.path.join(root, node_name)
         self.server_dir = os.path.join(self.data_dir, "server")
         self.tls_dir = os.path.join(self.server_dir, "tls")
         os.makedirs(self.server_dir, mode=0o700, exist_ok=True)
         pki.install(self.tls_dir)
         self.node_name = node_name
-        self.node_ip = "127.0.0.1"
+        self.node_ip = node_ip
         self.https_port = free_port()
         self.version = "v1.36.1+k3s1"
         self.server_password = PASSWORD
@@ -141,8 +141,8 @@ class Supervisor:
 class Node:
     """One server: ctx + supervisor + its etcd. Always stopped by the fixture finalizer."""
 
-    def __init__(self, root: str, name: str, pki, config: dict | None = None):
-        self.ctx = Ctx(root, name, pki, config)
+    def __init__(self, root: str, name: str, pki, config: dict | None = None, node_ip: str = "127.0.0.1"):
+        self.ctx = Ctx(root, name, pki, config, node_ip)
         self.supervisor = Supervisor(self.ctx)
         self.kv = None
 

@@ -1,5 +1,6 @@
 import os
 import stat
+from pathlib import Path
 
 import pytest
 from harness import wait_for
@@ -12,7 +13,7 @@ def test_new_cluster_layout_and_flags(make_node):
     kv = node.start("new")
     ctx = node.ctx
     db = os.path.join(ctx.server_dir, "db")
-    name = open(os.path.join(db, "etcd", "name")).read().strip()
+    name = Path(db, "etcd", "name").read_text().strip()
     assert name.startswith("alpha-") and len(name) == len("alpha-") + 8
     int(name[-8:], 16)
     assert stat.S_IMODE(os.stat(os.path.join(db, "etcd")).st_mode) == 0o700
@@ -87,3 +88,43 @@ def test_sqlite_migration_on_cluster_init(make_node):
     assert kv.get("/other/key") is None
     assert not os.path.exists(os.path.join(db, "state.db"))
     assert os.path.exists(os.path.join(db, "state.db.migrated"))
+
+
+def test_existing_without_data_refused_and_node_metadata(make_node):
+    node = make_node("alpha", node_ip="127.0.0.2")
+    with pytest.raises(etcd.EtcdError, match="no existing etcd data"):
+        node.start("existing")
+    node.start("new")
+    labels, annotations = etcd.node_metadata(node.ctx)
+    assert labels == {"node-role.kubernetes.io/etcd": "true"}
+    assert annotations == {
+        "etcd.k3s.cattle.io/node-name": node.runtime.name,
+        "etcd.k3s.cattle.io/node-address": "127.0.0.2",
+    }
+
+
+def test_concurrent_cas_increments(make_node):
+    import threading
+
+    kv = make_node("alpha").start("new")
+    kv.put("/counter", b"0")
+    done = []
+
+    def worker():
+        for _ in range(10):
+            while True:
+                value, rev = kv.get("/counter")
+                try:
+                    kv.put("/counter", str(int(value) + 1).encode(), expect_revision=rev)
+                    done.append(1)
+                    break
+                except Conflict:
+                    continue
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(done) == 80
+    assert kv.get("/counter")[0] == b"80"

@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 from k3srt import etcd
@@ -38,7 +39,7 @@ def test_restore_from_snapshot(make_node, compress):
     assert ("error", f'Shutdown request received: "{DONE}"') in ctx.logs
     assert os.path.exists(os.path.join(db, "reset-flag"))
     assert [d for d in os.listdir(db) if d.startswith("etcd-old-")]
-    new_name = open(os.path.join(db, "etcd", "name")).read().strip()
+    new_name = Path(db, "etcd", "name").read_text().strip()
     assert new_name != old_name and new_name.startswith("alpha-")
     # the reset ran etcd loopback-only and stopped it again
     assert node.runtime is None or not node.runtime.proc.alive()

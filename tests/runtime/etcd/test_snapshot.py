@@ -93,3 +93,15 @@ def test_snapshot_method_and_not_started(make_node):
     with pytest.raises(HTTPError) as err:
         etcd.handle_db(node.ctx, req)
     assert err.value.status == 500
+
+
+def test_snapshots_recorded_as_objects(make_node):
+    inproc = pytest.importorskip("k3srt.kubeapi.inproc")
+    node = make_node("alpha")
+    kv = node.start("new")  # harness sets ctx.kv like core does
+    name = post(node.ctx, {"operation": "save", "name": ["on-demand"], "retention": 0})["created"][0]
+    objects = inproc.list_objects(kv, "k3s.cattle.io/v1", "ETCDSnapshotFile")
+    assert [o["spec"]["snapshotName"] for o in objects] == [name]
+    assert objects[0]["metadata"]["name"].startswith(f"local-{name}-")
+    post(node.ctx, {"operation": "delete", "name": [name]})
+    assert inproc.list_objects(kv, "k3s.cattle.io/v1", "ETCDSnapshotFile") == []

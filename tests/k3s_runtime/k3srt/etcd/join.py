@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import ssl
 import time
 import urllib.error
@@ -13,7 +15,7 @@ from urllib.parse import urlsplit
 from . import layout
 from .client import EtcdAPIError, EtcdClient, EtcdUnavailable
 
-DUPLICATE = "duplicate node name found, please use a unique name for this node"
+DUPLICATE = "etcd cluster join failed: duplicate node name found, please use a unique name for this node"
 
 
 def fetch_db_info(ctx, join_url: str) -> list[dict]:
@@ -37,39 +39,54 @@ def _retry_interval(ctx) -> float:
     return float(getattr(ctx, "etcd_join_retry_interval", 5.0))
 
 
+def _plan(ctx, name: str, members: list[dict]) -> tuple[bool, list[dict]]:
+    """(add ourselves?, members with our unstarted learner entry named); raises on a duplicate node name."""
+    own_peer = layout.advertise_peer_url(ctx)
+    own_host = urlsplit(own_peer).hostname
+    add, named = True, []
+    for m in members:
+        m = dict(m)
+        if not m.get("name") and own_peer in m.get("peerURLs", []):
+            m["name"] = name  # we were added as a learner before but never started
+        if m.get("name") == name and any(urlsplit(u).hostname == own_host for u in m.get("peerURLs", [])):
+            add = False  # already in the cluster
+        if m.get("name") and m["name"] != name and layout.node_of_member(m["name"]) == ctx.node_name:
+            # forget our member name so a fixed node name gets a fresh one
+            with contextlib.suppress(OSError):
+                os.remove(layout.name_file(ctx))
+            raise layout.EtcdError(DUPLICATE)
+        named.append(m)
+    return add, named
+
+
+def _cluster_string(members: list[dict]) -> str:
+    return ",".join(f"{m['name']}={m['peerURLs'][0]}" for m in members if m.get("peerURLs"))
+
+
+def _go_list(cluster: str) -> str:
+    return "[" + cluster.replace(",", " ") + "]"
+
+
 def join_cluster(ctx, name: str, join_url: str) -> tuple[str, list[str]]:
     """Add this node as a learner; return (initial-cluster, other members' client URLs)."""
     own_peer = layout.advertise_peer_url(ctx)
     deadline = time.monotonic() + layout.start_timeout(ctx)
     while True:
         try:
-            members = fetch_db_info(ctx, join_url)
-            for m in members:
-                if (
-                    m.get("name")
-                    and layout.node_of_member(m["name"]) == ctx.node_name
-                    and own_peer not in m["peerURLs"]
-                ):
-                    raise layout.EtcdError(DUPLICATE)
-            if not any(own_peer in m.get("peerURLs", []) for m in members):
-                endpoints = _client_endpoints(members, join_url)
-                client = EtcdClient.for_ctx(ctx, endpoints)
+            add, members = _plan(ctx, name, fetch_db_info(ctx, join_url))
+            if add:
+                client = EtcdClient.for_ctx(ctx, _client_endpoints(members, join_url))
+                layout.log(ctx, f"Adding member {name}={own_peer} to etcd cluster {_go_list(_cluster_string(members))}")
                 try:
-                    layout.log(ctx, f"Adding member {name}={own_peer} to etcd cluster as learner")
-                    _added, members = client.member_add_learner([own_peer])
+                    client.member_add_learner([own_peer])
                 finally:
                     client.close()
+                members.append({"name": name, "peerURLs": [own_peer], "clientURLs": [], "isLearner": True})
             break
         except (EtcdAPIError, EtcdUnavailable, OSError, urllib.error.URLError, ValueError) as exc:
             if time.monotonic() > deadline:
-                raise layout.EtcdError(f"failed to join etcd cluster via {join_url}: {exc}") from exc
-            layout.log(ctx, f"Failed to add learner to etcd cluster, retrying: {exc}", "warning")
+                raise layout.EtcdError(f"etcd cluster join failed: {exc}") from exc
+            layout.log(ctx, f"Waiting for other members to finish joining etcd cluster: {exc}")
             time.sleep(_retry_interval(ctx))
-    parts, others = [], []
-    for m in members:
-        own = own_peer in m.get("peerURLs", [])
-        member_name = name if own else m.get("name") or ""
-        parts += [f"{member_name}={url}" for url in m.get("peerURLs", [])]
-        if not own:
-            others += m.get("clientURLs", [])
-    return ",".join(parts), others
+    others = [u for m in members if m["name"] != name for u in m.get("clientURLs", [])]
+    return _cluster_string(members), others

@@ -91,6 +91,7 @@ class EtcdProcess:
         self.restart = restart
         self.proc: subprocess.Popen | None = None
         self.restarts = 0
+        self.log_offset = 0  # size of the log file when the current child was spawned
         self._stopping = threading.Event()
         self._spawned = threading.Event()
         self._spawn_error: BaseException | None = None
@@ -107,6 +108,7 @@ class EtcdProcess:
     def _spawn(self) -> None:
         layout.ensure_dir(layout.db_dir(self.ctx))
         log = open(layout.log_file(self.ctx), "ab")  # noqa: SIM115 - handed to the child
+        self.log_offset = log.tell()
         env = {k: v for k, v in os.environ.items() if not k.startswith("ETCD")}
         try:
             self.proc = subprocess.Popen(
@@ -133,9 +135,9 @@ class EtcdProcess:
             code = self.proc.wait()
             if self._stopping.is_set():
                 return
-            layout.log(self.ctx, f"etcd exited with status {code}", "error")
             if self.on_exit is not None and not self.on_exit(code):
                 return
+            layout.log(self.ctx, f"etcd exited with status {code}", "error")
             if not self.restart or self._stopping.wait(1.0):
                 return
             self.restarts += 1
@@ -145,6 +147,16 @@ class EtcdProcess:
             except OSError as exc:
                 layout.log(self.ctx, f"failed to restart etcd: {exc}", "error")
                 return
+
+    def output_since_spawn(self, limit: int = 65536) -> str:
+        """What the current child wrote to the etcd log (last `limit` bytes)."""
+        try:
+            with open(layout.log_file(self.ctx), "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(self.log_offset, f.tell() - limit))
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -172,7 +184,11 @@ def wait_ready(ctx, client: EtcdClient, proc: EtcdProcess, timeout: float, need_
     """Poll the local member's status until it answers (and has a leader when need_leader)."""
     deadline = time.monotonic() + timeout
     last = "no answer"
+    next_note = time.monotonic() + 15
     while time.monotonic() < deadline:
+        if time.monotonic() > next_note:
+            layout.log(ctx, f"Waiting for etcd server to become available: {last}")
+            next_note += 15
         if proc.proc is not None and proc.proc.poll() is not None and not proc.restart:
             raise layout.EtcdError(f"etcd exited with status {proc.proc.returncode}; see {layout.log_file(ctx)}")
         try:
@@ -183,4 +199,6 @@ def wait_ready(ctx, client: EtcdClient, proc: EtcdProcess, timeout: float, need_
         except (EtcdUnavailable, EtcdAPIError) as exc:
             last = str(exc)
         time.sleep(0.25)
+    if "connection closed" in last:  # etcd's JSON gateway dials etcd with the serving cert as its client cert
+        last += " (tls/etcd/server-client.crt needs both the serverAuth and clientAuth usages)"
     raise layout.EtcdError(f"timed out waiting for etcd to serve on {layout.local_client_url(ctx)}: {last}")

@@ -6,8 +6,8 @@ import os
 import shutil
 import threading
 
-from . import join, layout, migrate, promote
-from .client import EtcdClient, EtcdKV
+from . import join, layout, migrate, promote, schedule
+from .client import EtcdAPIError, EtcdClient, EtcdKV, EtcdUnavailable
 from .process import EtcdProcess, build_args, wait_ready
 
 _MAX_BACKUPS = 5
@@ -34,6 +34,11 @@ class EtcdRuntime:
     # called by the supervisor when etcd exits unexpectedly: restart unless we were removed
     def on_exit(self, code: int) -> bool:
         if self.stop_event.is_set():
+            return False
+        if self.proc is not None and "the member has been permanently removed from the cluster" in (
+            self.proc.output_since_spawn()
+        ):
+            self.mark_removed()
             return False
         return not self.check_removed()
 
@@ -95,6 +100,18 @@ def _backup_etcd_dir(ctx) -> None:
         shutil.rmtree(os.path.join(db, old), ignore_errors=True)
 
 
+def _defragment(ctx, client: EtcdClient) -> None:
+    """Like k3s release lines: defragment the local member on every start and report the datastore size."""
+    layout.log(ctx, "Defragmenting etcd database")
+    try:
+        client.call("maintenance/defragment", {}, [layout.local_client_url(ctx)])
+        status = client.status(layout.local_client_url(ctx))
+        in_use, size = int(status.get("dbSizeInUse", 0)), int(status.get("dbSize", 0))
+        layout.log(ctx, f"Datastore using {in_use} of {size} bytes after defragment")
+    except (EtcdAPIError, EtcdUnavailable) as exc:
+        layout.log(ctx, f"Failed to defragment etcd database: {exc}", "warning")
+
+
 def start(ctx, mode: str, join_url: str | None = None) -> EtcdKV:
     if get(ctx) is not None and get(ctx).proc is not None and get(ctx).proc.alive():
         raise layout.EtcdError("etcd is already running")
@@ -111,6 +128,8 @@ def start(ctx, mode: str, join_url: str | None = None) -> EtcdKV:
         mode = "existing"
     if mode not in ("new", "existing", "join"):
         raise ValueError(f"unknown etcd start mode {mode!r}")
+    if mode == "existing" and not has_data:
+        raise layout.EtcdError(f"etcd: no existing etcd data found in {layout.etcd_dir(ctx)}")
     if mode == "join" and not join_url:
         raise layout.EtcdError("a join URL is required to join an etcd cluster")
     if os.path.exists(layout.reset_flag(ctx)):
@@ -126,7 +145,7 @@ def start(ctx, mode: str, join_url: str | None = None) -> EtcdKV:
     elif mode == "join":
         initial, rt.peer_client_urls = join.join_cluster(ctx, name, join_url)
         state = "existing"
-        layout.log(ctx, f"Starting etcd to join cluster with members [{initial}]")
+        layout.log(ctx, f"Starting etcd to join cluster with members [{initial.replace(',', ' ')}]")
     else:
         layout.log(ctx, "Starting etcd for existing cluster member")
     rt.proc = EtcdProcess(ctx, build_args(ctx, name, initial, state), on_exit=rt.on_exit)
@@ -137,10 +156,13 @@ def start(ctx, mode: str, join_url: str | None = None) -> EtcdKV:
         rt.stop()
         raise
     rt.member_id = int(status["header"]["member_id"])
+    if mode != "join":  # a learner refuses maintenance RPCs
+        _defragment(ctx, rt.client)
     kv = EtcdKV(EtcdClient.for_ctx(ctx))
     if mode == "new" and not has_data:
         migrate.from_sqlite(ctx, kv)
     rt.start_promoter()
+    schedule.start(rt)
     layout.log(ctx, f"etcd member {name} is serving on {layout.local_client_url(ctx)}")
     return kv
 
@@ -149,3 +171,12 @@ def stop(ctx) -> None:
     rt = get(ctx)
     if rt is not None:
         rt.stop()
+
+
+def node_metadata(ctx) -> tuple[dict, dict]:
+    """(labels, annotations) k3s puts on an etcd server's Node object."""
+    rt = get(ctx)
+    name = rt.name if rt is not None else layout.member_name(ctx)
+    labels = {"node-role.kubernetes.io/etcd": "true"}
+    annotations = {"etcd.k3s.cattle.io/node-name": name, "etcd.k3s.cattle.io/node-address": layout.node_ip(ctx)}
+    return labels, annotations

@@ -67,15 +67,20 @@ def _files(directory: str) -> list[tuple[datetime.datetime, str, str]]:
     return sorted(out)
 
 
+def object_name(ctx, name: str) -> str:
+    """local-<snapshot name>-<6 hex of the node name hash>."""
+    suffix = hashlib.sha256(ctx.node_name.encode()).hexdigest()[:6]
+    return f"local-{name.lower().replace('_', '-')}-{suffix}"
+
+
 def file_object(ctx, name: str, path: str, created: datetime.datetime) -> dict:
     """An ETCDSnapshotFile (k3s.cattle.io/v1) describing a local snapshot."""
     node = ctx.node_name
-    suffix = hashlib.sha256(node.encode()).hexdigest()[:6]
     return {
         "apiVersion": "k3s.cattle.io/v1",
         "kind": "ETCDSnapshotFile",
         "metadata": {
-            "name": f"local-{name.lower().replace('_', '-')}-{suffix}",
+            "name": object_name(ctx, name),
             "labels": {"etcd.k3s.cattle.io/snapshot-storage-node": node},
         },
         "spec": {
@@ -92,6 +97,24 @@ def file_object(ctx, name: str, path: str, created: datetime.datetime) -> dict:
     }
 
 
+def _record(ctx, obj: dict | None, name: str | None = None) -> None:
+    """Mirror a snapshot as an ETCDSnapshotFile object when the Kubernetes API subset is present (optional)."""
+    kv = getattr(ctx, "kv", None)
+    if kv is None:
+        return
+    try:
+        from ..kubeapi import inproc
+    except ImportError:
+        return
+    try:
+        if obj is not None:
+            inproc.apply(kv, obj)
+        else:
+            inproc.delete(kv, "k3s.cattle.io/v1", "ETCDSnapshotFile", object_name(ctx, name))
+    except Exception as exc:  # noqa: BLE001 - the file operation itself succeeded
+        layout.log(ctx, f"Failed to record ETCDSnapshotFile for snapshot: {exc}", "warning")
+
+
 def save(ctx, base: str, directory: str | None, compress: bool, retention: int) -> tuple[list[str], list[str]]:
     directory = resolve_dir(ctx, directory)
     name = f"{base}-{ctx.node_name}-{layout.unix_now()}"
@@ -106,6 +129,7 @@ def save(ctx, base: str, directory: str | None, compress: bool, retention: int) 
         os.chmod(zpath, 0o600)
         os.remove(path)
         name, path = name + ".zip", zpath
+    _record(ctx, file_object(ctx, name, path, _created(name, path)))
     deleted = prune(ctx, base, retention, directory) if retention > 0 else []
     return [name], deleted
 
@@ -124,6 +148,7 @@ def delete(ctx, names: list[str], directory: str | None) -> list[str]:
         if os.path.isfile(path):
             os.remove(path)
             layout.log(ctx, f"Removing local snapshot {path}")
+            _record(ctx, None, os.path.basename(name))
             deleted.append(name)
     return deleted
 
@@ -138,6 +163,7 @@ def prune(ctx, base: str, retention: int, directory: str | None) -> list[str]:
     for _created_at, name, path in matching[: max(0, len(matching) - retention)]:
         os.remove(path)
         layout.log(ctx, f"Removing local snapshot {path}")
+        _record(ctx, None, name)
         deleted.append(name)
     return deleted
 

@@ -7,7 +7,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from . import manifests, nodes
+from . import manifests, nodes, workloads
 
 
 class Controllers:
@@ -18,10 +18,12 @@ class Controllers:
         self.manifest_interval = manifest_interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._started = time.monotonic()
 
     def start(self) -> None:
         if self._thread and self._thread.is_alive():
             return
+        self._started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="kubeapi-controllers", daemon=True)
         self._thread.start()
 
@@ -33,9 +35,14 @@ class Controllers:
     def node_pass(self) -> None:
         store = self.api.store
         now = datetime.now(timezone.utc)
-        nodes.each_node(store, lambda n: nodes.lifecycle_update(n, now, self.grace))
+        # like the node-lifecycle controller after a restart: every node gets one full grace period first
+        if time.monotonic() - self._started >= self.grace:
+            nodes.each_node(store, lambda n: nodes.lifecycle_update(n, now, self.grace))
         present = nodes.device_plugin_present(store)
         nodes.each_node(store, lambda n: nodes.gpu_update(n, present))
+        for name in nodes.etcd_removal_pass(store, getattr(self.api.ctx, "on_node_deleted", None)):
+            self.api.log(f"Removed etcd member of node {name} (annotation {nodes.ETCD_REMOVE})")
+        workloads.workload_pass(store, now.strftime("%Y-%m-%dT%H:%M:%SZ"))
         self.api.finalize_namespaces()
 
     def manifest_pass(self) -> None:

@@ -318,3 +318,30 @@ def each_node(store, fn) -> int:
         if result is not None and result["metadata"]["resourceVersion"] != before:
             changed += 1
     return changed
+
+
+ETCD_REMOVE = "etcd.k3s.cattle.io/remove"
+ETCD_REMOVED = "etcd.k3s.cattle.io/removed-node-name"
+
+
+def etcd_removal_pass(store, hook) -> list[str]:
+    """Nodes annotated ``etcd.k3s.cattle.io/remove=true``: the server that wins the CAS marking the node with
+    ``etcd.k3s.cattle.io/removed-node-name`` calls ``hook(name)`` (removes the etcd member), exactly once."""
+    done = []
+    if not callable(hook):
+        return done
+    for node in store.list(NODES):
+        meta = node["metadata"]
+        ann = meta.get("annotations") or {}
+        if ann.get(ETCD_REMOVE) != "true" or ETCD_REMOVED in ann:
+            continue
+        if (meta.get("labels") or {}).get("node-role.kubernetes.io/etcd") != "true":
+            continue
+        meta.setdefault("annotations", {})[ETCD_REMOVED] = meta["name"]
+        try:
+            store.replace(NODES, node, int(meta["resourceVersion"]))
+        except HTTPError:
+            continue  # another server won (or the node changed): looked at again next pass
+        hook(meta["name"])
+        done.append(meta["name"])
+    return done

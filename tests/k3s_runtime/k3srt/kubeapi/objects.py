@@ -6,7 +6,7 @@ import copy
 import random
 import re
 
-from . import errors, resources
+from . import errors, resources, workloads
 from .nodes import keep_transition_times
 
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -57,6 +57,8 @@ def defaults_on_create(res, obj: dict, store) -> None:
             port.setdefault("targetPort", port.get("port"))
     elif res.plural == "secrets":
         obj.setdefault("type", "Opaque")
+    elif res.plural in ("daemonsets", "deployments"):
+        workloads.defaults_on_create(res, obj)
 
 
 _IGNORED_FOR_GENERATION = {"metadata", "status", "apiVersion", "kind"}
