@@ -87,7 +87,7 @@ class Agent:
         return urls
 
     def _api(self, method: str, path: str, body=None, content_type: str | None = None) -> bytes:
-        ca = open(self._path("server-ca.crt"), "rb").read()
+        ca = pki.read(self._path("server-ca.crt"))
         ctx = httpclient.context(ca, cert=(self._path("client-kubelet.crt"), self._path("client-kubelet.key")))
         last = None
         for url in self._urls():
@@ -107,8 +107,15 @@ class Agent:
         labels = nodeinfo.parse_labels(self.config["node-label"])
         annotations = nodeinfo.node_config_annotations("agent", self.args, self.env)
         gpu_labels(self.runtimes, labels, annotations)
-        obj = nodes.node_object(self.name, self.ip, buildinfo.VERSION, labels, annotations,
-                                nodeinfo.parse_taints(self.config["node-taint"]), [])
+        obj = nodes.node_object(
+            self.name,
+            self.ip,
+            buildinfo.VERSION,
+            labels,
+            annotations,
+            nodeinfo.parse_taints(self.config["node-taint"]),
+            [],
+        )
         try:
             self._api("POST", "/api/v1/nodes", obj)
         except httpclient.ClientError as exc:
@@ -121,8 +128,12 @@ class Agent:
         from .kubeapi import nodes
 
         try:
-            self._api("PATCH", f"/api/v1/nodes/{self.name}/status", nodes.heartbeat_patch(),
-                      "application/strategic-merge-patch+json")
+            self._api(
+                "PATCH",
+                f"/api/v1/nodes/{self.name}/status",
+                nodes.heartbeat_patch(),
+                "application/strategic-merge-patch+json",
+            )
         except httpclient.ClientError as exc:
             if exc.status == 404:
                 self.log(f"Node {self.name} not found; registering again", "warning")
@@ -149,8 +160,9 @@ class Agent:
         except (httpclient.ClientError, ValueError) as exc:
             raise Fatal(f"failed to retrieve agent configuration: {exc}") from exc
         self._fetch(server)
-        result = containerd.write_config(self.data_dir, c, os.environ.get("PATH", ""), buildinfo.CONTAINERD_MAJOR,
-                                         self.log)
+        result = containerd.write_config(
+            self.data_dir, c, os.environ.get("PATH", ""), buildinfo.CONTAINERD_MAJOR, self.log
+        )
         self.runtimes = result.get("runtimes", {})
         while not self.stop_event.is_set():
             try:
@@ -175,10 +187,8 @@ class Agent:
 
 
 def run(config: dict, args: list[str], env: dict) -> int:
-    from .containerd import ContainerdError
-
     try:
         return Agent(config, args, env).run()
-    except (Fatal, tokens.TokenError, httpclient.ClientError, ContainerdError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - every error ends like k3s: one fatal line, exit 1
         nodeinfo.log(f"Error: {exc}", "fatal")
         return 1

@@ -8,8 +8,18 @@ from __future__ import annotations
 
 import os
 
-RUNTIME_HANDLERS = ("nvidia", "nvidia-experimental", "crun", "lunatic", "slight", "spin", "wws", "wasmedge",
-                    "wasmer", "wasmtime")
+RUNTIME_HANDLERS = (
+    "nvidia",
+    "nvidia-experimental",
+    "crun",
+    "lunatic",
+    "slight",
+    "spin",
+    "wws",
+    "wasmedge",
+    "wasmer",
+    "wasmtime",
+)
 COMPONENTS = ("ccm", "coredns", "local-storage", "metrics-server", "rolebindings", "traefik")
 
 

@@ -7,8 +7,19 @@ import sys
 
 from . import buildinfo, configfile, flags, nodeinfo
 
-COMMANDS = ("server", "agent", "kubectl", "crictl", "ctr", "check-config", "token", "etcd-snapshot",
-            "secrets-encrypt", "certificate", "completion")
+COMMANDS = (
+    "server",
+    "agent",
+    "kubectl",
+    "crictl",
+    "ctr",
+    "check-config",
+    "token",
+    "etcd-snapshot",
+    "secrets-encrypt",
+    "certificate",
+    "completion",
+)
 HELP = """NAME:
    k3s - Kubernetes, but small and simple (k3s-compatible TEST RUNTIME of edgefleet.k3s)
 

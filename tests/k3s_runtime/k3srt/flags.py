@@ -181,8 +181,15 @@ for _i, _f in enumerate(SERVER_FLAGS):
 
 # k3s splits these comma-separated values itself (urfave's own splitting is disabled).
 COMMA_SPLIT = {
-    "tls-san", "cluster-cidr", "service-cidr", "cluster-dns", "disable", "node-ip", "node-external-ip",
-    "node-internal-dns", "node-external-dns",
+    "tls-san",
+    "cluster-cidr",
+    "service-cidr",
+    "cluster-dns",
+    "disable",
+    "node-ip",
+    "node-external-ip",
+    "node-internal-dns",
+    "node-external-dns",
 }
 DISABLE_VALID = {"coredns", "servicelb", "traefik", "local-storage", "metrics-server", "runtimes"}
 FLANNEL_BACKENDS = {"none", "vxlan", "host-gw", "wireguard-native"}

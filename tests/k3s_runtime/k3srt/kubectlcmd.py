@@ -26,7 +26,8 @@ def run(argv: list[str], env: dict) -> int:
     me = os.path.realpath(sys.argv[0])
     for cand in (shutil.which("kubectl", path=env.get("PATH")), "/usr/bin/kubectl"):
         if cand and os.path.realpath(cand) != me and os.access(cand, os.X_OK):
-            os.execve(cand, [cand, *argv], env)
-    print("kubectl: no kubectl binary found on this host (the k3s test runtime execs the host's kubectl)",
-          file=sys.stderr)
+            os.execve(cand, [cand, *argv], env)  # noqa: S606 - exec the real kubectl, no shell
+    print(
+        "kubectl: no kubectl binary found on this host (the k3s test runtime execs the host's kubectl)", file=sys.stderr
+    )
     return 1

@@ -16,8 +16,16 @@ import time
 ETC_DIR = os.environ.get("K3SRT_ETC_DIR", "/etc/rancher")
 NODE_DIR = os.path.join(ETC_DIR, "node")
 DEFAULT_KUBECONFIG = os.path.join(ETC_DIR, "k3s", "k3s.yaml")
-SECRET_ARGS = {"--token", "-t", "--agent-token", "--datastore-endpoint", "--etcd-s3-access-key",
-               "--etcd-s3-secret-key", "--etcd-s3-session-token", "--vpn-auth"}
+SECRET_ARGS = {
+    "--token",
+    "-t",
+    "--agent-token",
+    "--datastore-endpoint",
+    "--etcd-s3-access-key",
+    "--etcd-s3-secret-key",
+    "--etcd-s3-session-token",
+    "--vpn-auth",
+}
 SECRET_ENV = ("K3S_TOKEN", "K3S_AGENT_TOKEN", "K3S_DATASTORE_ENDPOINT", "K3S_CLUSTER_SECRET", "K3S_VPN_AUTH")
 
 _log_lock = threading.Lock()

@@ -41,7 +41,13 @@ def _name(cn: str, orgs: tuple[str, ...] = ()) -> x509.Name:
 
 
 def key_pem(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    fmt = serialization.PrivateFormat.PKCS8
+    return key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption())
+
+
+def read(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
 
 
 def cert_pem(cert) -> bytes:
@@ -85,9 +91,7 @@ def new_ca(cn_prefix: str):
         .not_valid_before(_now() - datetime.timedelta(minutes=5))
         .not_valid_after(_now() + datetime.timedelta(days=CA_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
-        )
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
         .sign(key, hashes.SHA256())
     )
     return cert, key
@@ -137,7 +141,7 @@ class ServerPKI:
             write_file(self.path(stem, "crt"), cert_pem(cert), 0o644)
             created.append(stem)
         for stem in ("server-ca", "client-ca"):
-            write_file(self.path(f"{stem}.nochain", "crt"), open(self.path(stem, "crt"), "rb").read(), 0o644)
+            write_file(self.path(f"{stem}.nochain", "crt"), read(self.path(stem, "crt")), 0o644)
         if not os.path.exists(self.path("service", "key")):
             write_file(self.path("service", "key"), key_pem(ec.generate_private_key(ec.SECP256R1())), 0o600)
         return created
@@ -149,9 +153,7 @@ class ServerPKI:
         cert = load_cert(crt)
         if not_after(cert) - _now() < datetime.timedelta(days=RENEW_DAYS):
             return False
-        if want_sans is not None and sans_of(cert) != want_sans:
-            return False
-        return True
+        return want_sans is None or sans_of(cert) == want_sans
 
     def ensure_leaf(self, stem: str, ca_stem: str, cn: str, orgs=(), usages=(CLIENT,), dns=(), ips=()) -> bool:
         want = {*(f"DNS:{d}" for d in dns if d), *(f"IP:{ipaddress.ip_address(i)}" for i in ips if i)}
@@ -159,7 +161,7 @@ class ServerPKI:
             return False
         cert, key = sign(self.ca(ca_stem), cn, orgs, usages, dns, ips)
         write_file(self.path(stem, "key"), key_pem(key), 0o600)
-        ca_pem = open(self.path(ca_stem, "crt"), "rb").read()
+        ca_pem = read(self.path(ca_stem, "crt"))
         write_file(self.path(stem, "crt"), cert_pem(cert) + ca_pem, 0o644)
         return True
 
@@ -173,14 +175,30 @@ class ServerPKI:
         self.ensure_leaf("client-kube-proxy", "client-ca", "system:kube-proxy")
         self.ensure_leaf("client-k3s-controller", "client-ca", "system:k3s-controller")
         self.ensure_leaf(
-            "serving-kube-apiserver", "server-ca", "kube-apiserver", usages=(SERVER,),
-            dns=["kubernetes", "kubernetes.default", "localhost", *hostnames(sans)], ips=loop_ips + ip_sans(sans)
+            "serving-kube-apiserver",
+            "server-ca",
+            "kube-apiserver",
+            usages=(SERVER,),
+            dns=["kubernetes", "kubernetes.default", "localhost", *hostnames(sans)],
+            ips=loop_ips + ip_sans(sans),
         )
         both = (SERVER, CLIENT)
-        self.ensure_leaf("etcd/server-client", "etcd/server-ca", "etcd-server", usages=both,
-                         dns=["localhost", node_name], ips=loop_ips)
-        self.ensure_leaf("etcd/peer-server-client", "etcd/peer-ca", "etcd-peer", usages=both,
-                         dns=["localhost", node_name], ips=loop_ips)
+        self.ensure_leaf(
+            "etcd/server-client",
+            "etcd/server-ca",
+            "etcd-server",
+            usages=both,
+            dns=["localhost", node_name],
+            ips=loop_ips,
+        )
+        self.ensure_leaf(
+            "etcd/peer-server-client",
+            "etcd/peer-ca",
+            "etcd-peer",
+            usages=both,
+            dns=["localhost", node_name],
+            ips=loop_ips,
+        )
         self.ensure_leaf("etcd/client", "etcd/server-ca", "etcd-client")
 
     def listener_cert(self, sans: list[str]) -> tuple[str, str]:
@@ -200,7 +218,7 @@ class ServerPKI:
         except (OSError, ValueError, KeyError):
             pass
         cert, k = sign(self.ca("server-ca"), "k3s", ("k3s",), (SERVER,), hostnames(sans), ip_sans(sans))
-        chain = cert_pem(cert) + open(self.path("server-ca", "crt"), "rb").read()
+        chain = cert_pem(cert) + read(self.path("server-ca", "crt"))
         data = {"cert": chain.decode(), "key": key_pem(k).decode(), "ca": self._ca_fingerprint()}
         write_file(cache, json.dumps(data).encode(), 0o600)
         self._write_listener(crt, key, chain, key_pem(k))
@@ -212,7 +230,7 @@ class ServerPKI:
         write_file(crt, chain, 0o644)
 
     def _ca_fingerprint(self) -> str:
-        return hashlib.sha256(open(self.path("server-ca", "crt"), "rb").read()).hexdigest()
+        return hashlib.sha256(read(self.path("server-ca", "crt"))).hexdigest()
 
     def node_cert(self, kind: str, node_name: str, node_ips: list[str]) -> bytes:
         """Cert chain + key PEM for an agent (GET /v1-k3s/<kind>.crt without a CSR)."""
@@ -220,8 +238,9 @@ class ServerPKI:
             cert, key = sign(self.ca("client-ca"), f"system:node:{node_name}", ("system:nodes",))
             ca = "client-ca"
         elif kind == "serving-kubelet":
-            cert, key = sign(self.ca("server-ca"), node_name, (), (SERVER,), [node_name, "localhost"],
-                             ["127.0.0.1", *node_ips])
+            cert, key = sign(
+                self.ca("server-ca"), node_name, (), (SERVER,), [node_name, "localhost"], ["127.0.0.1", *node_ips]
+            )
             ca = "server-ca"
         elif kind == "client-kube-proxy":
             cert, key = sign(self.ca("client-ca"), "system:kube-proxy")
@@ -231,7 +250,7 @@ class ServerPKI:
             ca = "client-ca"
         else:
             raise KeyError(kind)
-        return cert_pem(cert) + open(self.path(ca, "crt"), "rb").read() + key_pem(key)
+        return cert_pem(cert) + read(self.path(ca, "crt")) + key_pem(key)
 
 
 def is_ip(value: str) -> bool:

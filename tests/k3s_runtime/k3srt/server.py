@@ -15,13 +15,21 @@ from .pki import ServerPKI
 from .web import HTTPError, Identity
 
 CRITICAL = {
-    "ClusterIPRanges": "cluster-cidr", "ServiceIPRanges": "service-cidr", "ClusterDNSs": "cluster-dns",
-    "ClusterDomain": "cluster-domain", "DisableCCM": "disable-cloud-controller",
-    "DisableHelmController": "disable-helm-controller", "DisableNPC": "disable-network-policy",
-    "DisableServiceLB": "disable servicelb", "EncryptSecrets": "secrets-encryption",
-    "EncryptProvider": "secrets-encryption-provider", "EmbeddedRegistry": "embedded-registry",
-    "FlannelBackend": "flannel-backend", "FlannelIPv6Masq": "flannel-ipv6-masq",
-    "FlannelExternalIP": "flannel-external-ip", "EgressSelectorMode": "egress-selector-mode",
+    "ClusterIPRanges": "cluster-cidr",
+    "ServiceIPRanges": "service-cidr",
+    "ClusterDNSs": "cluster-dns",
+    "ClusterDomain": "cluster-domain",
+    "DisableCCM": "disable-cloud-controller",
+    "DisableHelmController": "disable-helm-controller",
+    "DisableNPC": "disable-network-policy",
+    "DisableServiceLB": "disable servicelb",
+    "EncryptSecrets": "secrets-encryption",
+    "EncryptProvider": "secrets-encryption-provider",
+    "EmbeddedRegistry": "embedded-registry",
+    "FlannelBackend": "flannel-backend",
+    "FlannelIPv6Masq": "flannel-ipv6-masq",
+    "FlannelExternalIP": "flannel-external-ip",
+    "EgressSelectorMode": "egress-selector-mode",
     "SupervisorMetrics": "supervisor-metrics",
 }
 HEARTBEAT = 10.0
@@ -210,15 +218,20 @@ class Server:
             stored = base64.b64decode(secret.get("data", {}).get("hash", "")).decode()
             if stored != want:
                 raise HTTPError(
-                    403, "Forbidden",
+                    403,
+                    "Forbidden",
                     f"Node password rejected, duplicate hostname or contents of '/etc/rancher/node/password' may "
                     f"not match server node-passwd entry, try enabling a unique node name with the --with-node-id "
                     f"flag (node {node})",
                 )
             return
-        doc = {"apiVersion": "v1", "kind": "Secret", "type": "k3s.cattle.io/node-password",
-               "metadata": {"name": name, "namespace": "kube-system"},
-               "data": {"hash": base64.b64encode(want.encode()).decode()}}
+        doc = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "k3s.cattle.io/node-password",
+            "metadata": {"name": name, "namespace": "kube-system"},
+            "data": {"hash": base64.b64encode(want.encode()).decode()},
+        }
         inproc.apply(kv, doc, "kube-system")
 
     def _on_node_deleted(self, name: str) -> None:
@@ -280,10 +293,40 @@ class Server:
         except etcd.EtcdError as exc:
             raise Fatal(str(exc)) from exc
 
+    def _wait_promoted(self, kv) -> None:
+        """A learner refuses reads: like k3s, wait until the leader promoted this member before serving the API."""
+        import time
+
+        from .etcd import EtcdAPIError
+
+        deadline = time.monotonic() + float(getattr(self.ctx, "etcd_start_timeout", 300.0))
+        announced = False
+        while True:
+            try:
+                kv.list("/bootstrap/")
+                return
+            except EtcdAPIError as exc:
+                if "learner" not in str(exc) or time.monotonic() > deadline:
+                    raise Fatal(f"etcd member was not promoted: {exc}") from exc
+            if not announced:
+                self.log("Waiting for the etcd leader to promote this learner member")
+                announced = True
+            time.sleep(1.0)
+
     def _listener_sans(self) -> list[str]:
         domain = self.config["cluster-domain"]
-        sans = ["localhost", "127.0.0.1", "::1", self.ctx.node_name, self.ctx.node_ip, "kubernetes",
-                "kubernetes.default", "kubernetes.default.svc", f"kubernetes.default.svc.{domain}", "10.43.0.1"]
+        sans = [
+            "localhost",
+            "127.0.0.1",
+            "::1",
+            self.ctx.node_name,
+            self.ctx.node_ip,
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            f"kubernetes.default.svc.{domain}",
+            "10.43.0.1",
+        ]
         sans += self.config["tls-san"] + self.config["node-external-ip"]
         if self.config["advertise-address"]:
             sans.append(self.config["advertise-address"])
@@ -335,8 +378,14 @@ class Server:
             labels.update(elabels)
             annotations.update(eann)
         gpu_labels(runtimes, labels, annotations)
-        self.api.ensure_node(self.ctx.node_name, self.ctx.node_ip, labels, annotations,
-                             nodeinfo.parse_taints(self.config["node-taint"]), roles)
+        self.api.ensure_node(
+            self.ctx.node_name,
+            self.ctx.node_ip,
+            labels,
+            annotations,
+            nodeinfo.parse_taints(self.config["node-taint"]),
+            roles,
+        )
 
     def _containerd(self) -> dict:
         if self.config["disable-agent"]:
@@ -366,12 +415,16 @@ class Server:
         self.pki.ensure_leaves(self.ctx.node_name, [self.ctx.node_ip], c["tls-san"])
         self._write_tokens()
         cert, key = self.pki.listener_cert(self._listener_sans())
-        self.listener = Listener(self, c["bind-address"] or "0.0.0.0", self.ctx.https_port, cert, key,  # noqa: S104
-                                 os.path.join(self.ctx.tls_dir, "client-ca.crt"))
+        bind = c["bind-address"] or "0.0.0.0"  # noqa: S104 - k3s listens on every interface by default
+        self.listener = Listener(
+            self, bind, self.ctx.https_port, cert, key, os.path.join(self.ctx.tls_dir, "client-ca.crt")
+        )
         self.listener.start()
-        self.log(f"Running supervisor and apiserver on https://{c['bind-address'] or '0.0.0.0'}:{self.ctx.https_port}")
+        self.log(f"Running supervisor and apiserver on https://{bind}:{self.ctx.https_port}")
         kv = self._start_datastore(mode)
         self.ctx.kv = kv
+        if mode == "join":
+            self._wait_promoted(kv)
         try:
             bootstrap.save(kv, self.ctx.server_dir, server_pw)
         except bootstrap.BootstrapError as exc:
@@ -414,17 +467,21 @@ class Server:
         return containerd.detect_runtimes(os.environ.get("PATH", "")) if not self.config["disable-agent"] else {}
 
     def shutdown(self) -> None:
+        import contextlib
+
         from . import etcd
 
         self.log("Shutting down k3s server")
-        if self.api is not None:
-            self.api.stop_controllers()
-        if self.etcd_enabled:
-            etcd.stop(self.ctx)
-        if self.listener is not None:
-            self.listener.stop()
-        if self.ctx.kv is not None:
-            self.ctx.kv.close()
+        steps = [
+            self.api.stop_controllers if self.api is not None else None,
+            (lambda: etcd.stop(self.ctx)) if self.etcd_enabled else None,
+            self.listener.stop if self.listener is not None else None,
+            self.ctx.kv.close if self.ctx.kv is not None else None,
+        ]
+        for step in steps:
+            if step is not None:
+                with contextlib.suppress(Exception):
+                    step()
 
     def _cluster_reset(self) -> int:
         from . import etcd
@@ -457,7 +514,7 @@ def run(config: dict, args: list[str], env: dict) -> int:
     try:
         srv = Server(config, args, env)
         return srv.run()
-    except (Fatal, tokens.TokenError, httpclient.ClientError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - every error ends like k3s: one fatal line, exit 1
         nodeinfo.log(f"Error: {exc}", "fatal")
         if srv is not None:
             srv.shutdown()

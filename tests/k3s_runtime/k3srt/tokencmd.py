@@ -84,9 +84,13 @@ def create(opts: dict) -> int:
     if ttl:
         exp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=ttl)
         data["expiration"] = exp.strftime("%Y-%m-%dT%H:%M:%SZ")
-    body = {"apiVersion": "v1", "kind": "Secret", "type": "bootstrap.kubernetes.io/token",
-            "metadata": {"name": f"bootstrap-token-{m.group(1)}", "namespace": "kube-system"},
-            "stringData": data}
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "bootstrap.kubernetes.io/token",
+        "metadata": {"name": f"bootstrap-token-{m.group(1)}", "namespace": "kube-system"},
+        "stringData": data,
+    }
     try:
         httpclient.request(f"{server}/api/v1/namespaces/kube-system/secrets", ctx, "POST", body=body)
     except httpclient.ClientError as exc:
@@ -118,8 +122,10 @@ def rotate(opts: dict) -> int:
     if not token:
         with open("/var/lib/rancher/k3s/server/token", encoding="utf-8") as fh:
             token = fh.read().strip()
-    print("\033[33mWARNING: Recommended to keep a record of the old token. If restoring from a snapshot, you must use "
-          "the token associated with that snapshot.\033[0m")
+    print(
+        "\033[33mWARNING: Recommended to keep a record of the old token. If restoring from a snapshot, you must use "
+        "the token associated with that snapshot.\033[0m"
+    )
     target = httpclient.ValidatedServer(opts["server"], tokens.parse(token), "server", lambda *a: None)
     target.get("/v1-k3s/token", method="PUT", body={"newToken": opts["new-token"]})
     time.sleep(1)
@@ -137,12 +143,23 @@ def run(argv: list[str], env: dict) -> int:
             print(f"{_rand(6)}.{_rand(16)}")
             return 0
         if sub == "rotate":
-            defaults = {"token": "", "server": env.get("K3S_URL") or "https://127.0.0.1:6443", "new-token": "",
-                        "data-dir": "", "kubeconfig": ""}
+            defaults = {
+                "token": "",
+                "server": env.get("K3S_URL") or "https://127.0.0.1:6443",
+                "new-token": "",
+                "data-dir": "",
+                "kubeconfig": "",
+            }
             return rotate(_opts(rest, defaults))
         if sub == "create":
-            defaults = {"description": "", "groups": "system:bootstrappers:k3s:default-node-token", "ttl": "24h",
-                        "usages": "signing,authentication", "kubeconfig": "", "data-dir": ""}
+            defaults = {
+                "description": "",
+                "groups": "system:bootstrappers:k3s:default-node-token",
+                "ttl": "24h",
+                "usages": "signing,authentication",
+                "kubeconfig": "",
+                "data-dir": "",
+            }
             return create(_opts(rest, defaults))
     except (httpclient.ClientError, tokens.TokenError, OSError) as exc:
         print(f'time="{time.strftime("%Y-%m-%dT%H:%M:%SZ")}" level=fatal msg="Error: {exc}"', file=sys.stderr)

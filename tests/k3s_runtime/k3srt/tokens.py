@@ -39,7 +39,7 @@ def ca_hash(bundle: bytes) -> str:
         roots = [c for c in certs if c.issuer == c.subject]
         if roots:
             return hashlib.sha256(roots[-1].public_bytes(Encoding.DER)).hexdigest()
-    except Exception:  # noqa: BLE001 - k3s falls back to the raw bytes when the chain does not verify
+    except Exception:  # noqa: BLE001, S110 - k3s falls back to the raw bytes when the chain does not verify
         pass
     return hashlib.sha256(bundle).hexdigest()
 

@@ -109,7 +109,8 @@ class EtcdProcess:
         layout.ensure_dir(layout.db_dir(self.ctx))
         log = open(layout.log_file(self.ctx), "ab")  # noqa: SIM115 - handed to the child
         self.log_offset = log.tell()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ETCD")}
+        # etcd speaks sd_notify itself: only k3s may tell systemd it is ready.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ETCD") and k != "NOTIFY_SOCKET"}
         try:
             self.proc = subprocess.Popen(
                 self.args,
