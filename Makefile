@@ -10,13 +10,21 @@ BUILD      := $(ROOT)/.build
 COLL_ROOT  := $(BUILD)/collections
 COLL_LINK  := $(COLL_ROOT)/ansible_collections/edgefleet/k3s
 LAB_NAME   ?= edgefleet
+# The release the lab installs, and where its release directories come from. RELEASES defaults to the test runtime
+# built from tests/k3s_runtime; point it at a directory holding <version>/{k3s,sha256sum-amd64.txt} to run everything
+# against a real k3s binary instead (then nothing is built).
+K3S_VERSION ?= v1.36.1+k3s1
+RELEASES   ?= $(BUILD)/releases
 LAB        := PYTHONPATH=$(ROOT)/tests/lab $(PY) -m edgefleet_lab --lab $(LAB_NAME)
 export CONTAINERS_CONF := $(ROOT)/tests/lab/containers.conf
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(COLL_ROOT)
 export PATH := $(VENV)/bin:$(PATH)
+# Tests and molecule scenarios read these, so each of them also runs against a supplied real k3s release.
+export EDGEFLEET_RELEASES := $(RELEASES)
+export EDGEFLEET_K3S_VERSION := $(K3S_VERSION)
 
-.PHONY: help venv collection releases image lab lab-up lab-down lab-status test lint sanity unit runtime-test \
+.PHONY: help venv collection releases image lab lab-up lab-down lab-status test lint sanity unit runtime-test integration \
         molecule build clean
 
 help:
@@ -35,18 +43,19 @@ collection: ## make ansible_collections/edgefleet/k3s point at this checkout
 	ln -sfn $(ROOT) $(COLL_LINK)
 
 releases: venv ## build the test runtime releases (+ sha256sum files) into .build/releases
-	$(PY) tests/k3s_runtime/build.py --out $(BUILD)/releases
+	if [ "$(RELEASES)" = "$(BUILD)/releases" ]; then $(PY) tests/k3s_runtime/build.py --out $(BUILD)/releases; \
+	else test -f "$(RELEASES)/$(K3S_VERSION)/sha256sum-amd64.txt"; fi
 
 image: venv ## build (or reuse) the lab host image
 	$(LAB) image
 
 lab-up: venv releases image ## bring the default lab fleet up and publish the releases on its mirror
 	$(LAB) up
-	$(LAB) mirror publish $(BUILD)/releases
+	$(LAB) mirror publish $(RELEASES)
 
 lab: venv collection lab-up ## the main job: lab fleet + site.yml + cluster report
 	$(LAB) inventory --output $(ROOT)/.lab/$(LAB_NAME)/inventory.yml
-	ansible-playbook -i $(ROOT)/.lab/$(LAB_NAME)/inventory.yml playbooks/site.yml
+	ansible-playbook -i $(ROOT)/.lab/$(LAB_NAME)/inventory.yml playbooks/site.yml -e k3s_version=$(K3S_VERSION)
 
 lab-down: venv ## remove every lab host, network and process
 	$(LAB) down
@@ -54,7 +63,7 @@ lab-down: venv ## remove every lab host, network and process
 lab-status: venv
 	$(LAB) status
 
-test: lint sanity unit runtime-test molecule ## everything CI runs
+test: lint sanity unit runtime-test integration molecule ## everything CI runs
 
 lint: venv collection ## ansible-lint (production), yamllint, ruff
 	yamllint --strict .
@@ -77,8 +86,11 @@ sanity: venv ## ansible-test sanity on a correctly placed copy of the collection
 unit: venv collection ## pytest unit tests of modules and module_utils
 	$(PY) -m pytest -q tests/unit
 
-runtime-test: venv releases ## contract tests of the k3s-compatible test runtime
+runtime-test: venv releases image ## contract tests of the k3s-compatible test runtime (local + on the lab)
 	$(PY) -m pytest -q tests/runtime
+
+integration: venv collection releases image ## lab tests: the lab itself, roles and scenarios on real hosts
+	$(PY) -m pytest -q tests/lab_tests tests/integration
 
 molecule: venv collection releases image ## molecule scenarios (all, or SCENARIO=name)
 	if [ -n "$${SCENARIO:-}" ]; then molecule test -s "$$SCENARIO"; else molecule test --all; fi
