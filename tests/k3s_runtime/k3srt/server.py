@@ -503,10 +503,15 @@ class Server:
 
 
 def gpu_labels(runtimes: dict, labels: dict, annotations: dict) -> None:
-    """Lab GPU simulation contract with kubeapi: nvidia runtime found -> label + gpu-count annotation."""
+    """Lab GPU simulation contract with kubeapi: nvidia runtime found -> label + gpu-count annotation (the number of
+    /dev/nvidia<N> device nodes, as the NVIDIA device plugin would count them; K3SRT_GPU_COUNT overrides)."""
     if any(name.startswith("nvidia") for name in runtimes):
+        import glob
+        import re
+
+        devices = [p for p in glob.glob("/dev/nvidia*") if re.fullmatch(r"/dev/nvidia\d+", p)]
         labels["k3srt.test/nvidia-runtime"] = "true"
-        annotations["k3srt.test/gpu-count"] = os.environ.get("K3SRT_GPU_COUNT", "1")
+        annotations["k3srt.test/gpu-count"] = os.environ.get("K3SRT_GPU_COUNT", str(len(devices)))
 
 
 def run(config: dict, args: list[str], env: dict) -> int:

@@ -110,10 +110,30 @@ def bring_up(lab: Lab, host: Host, ip: str, image: str, log=print) -> float:
     if host.role == "mirror":
         mirror.install_service(lab)
         mirror.wait(ip)
+    if host.role == "gpu":
+        simulate_gpu(lab, host)
     took = time.monotonic() - started
     note = "" if state == "running" else f" (degraded: {', '.join(failed_units(lab, host))})"
     log(f"  {host.name:10} {ip:15} ready in {took:4.1f} s{note}")
     return took
+
+
+GPU_SIMULATION = """set -e
+# LAB GPU SIMULATION (edgefleet lab): no real GPU exists here. A stand-in nvidia-container-runtime in the NVIDIA
+# toolkit directory k3s searches, and two placeholder device nodes, so runtime detection sees a GPU host.
+mkdir -p /usr/local/nvidia/toolkit
+cat > /usr/local/nvidia/toolkit/nvidia-container-runtime <<'EOS'
+#!/bin/sh
+# edgefleet lab GPU simulation: stands in for the NVIDIA container runtime and delegates to runc.
+exec runc "$@"
+EOS
+chmod 0755 /usr/local/nvidia/toolkit/nvidia-container-runtime
+for i in 0 1; do [ -e /dev/nvidia$i ] || mknod -m 0666 /dev/nvidia$i c 195 $i; done
+"""
+
+
+def simulate_gpu(lab: Lab, host: Host) -> None:
+    podman.run("exec", "-i", lab.container(host.name), "sh", "-s", input=GPU_SIMULATION.encode())
 
 
 def remove(lab: Lab, names: list[str]) -> None:
