@@ -1,5 +1,5 @@
 # Copyright (c) edgefleet.k3s contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Host names and addresses follow docs/dev/architecture.md (no podman needed)."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright (c) edgefleet.k3s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Helpers for the role and playbook tests: run ansible-playbook from the checkout against throw-away inventories."""
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ def run_playbook(env: dict[str, str], inventory: Path, playbook: str, *args: str
         capture_output=True,
         text=True,
         timeout=300,
+        check=False,
     )
 
 

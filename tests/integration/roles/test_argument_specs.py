@@ -1,3 +1,5 @@
+# Copyright (c) edgefleet.k3s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Every role documents its variables in meta/argument_specs.yml; the defaults there must equal defaults/main.yml."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright (c) edgefleet.k3s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The server, agent and reset flows on a lab HA site (3 servers on embedded etcd + 1 load balancer + 1 agent) with
 the project's k3s-compatible test runtime published on the lab mirror (.build/releases, built if missing).
 
@@ -70,6 +72,7 @@ def _play(env, inventory: Path, playbook: str, *args: str) -> subprocess.Complet
         capture_output=True,
         text=True,
         timeout=1800,
+        check=False,
     )
 
 

@@ -1,3 +1,5 @@
+# Copyright (c) edgefleet.k3s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Validation runs first and fails bad inventories with a clear message before any host is contacted.
 
 Every host of these inventories is unreachable (SSH to 127.0.0.1:1): had a play got past validation, the run would
