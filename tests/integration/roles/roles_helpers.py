@@ -105,15 +105,18 @@ def lab_cli(lab: str, *args: str, check: bool = True, timeout: int = 900) -> sub
     """Run the lab CLI (tests/lab) for lab LAB."""
     env = dict(os.environ, PYTHONPATH=str(ROOT / "tests" / "lab"))
     env["CONTAINERS_CONF"] = str(ROOT / "tests" / "lab" / "containers.conf")
-    return subprocess.run(
+    proc = subprocess.run(
         [sys.executable, "-m", "edgefleet_lab", "--lab", lab, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
-        check=check,
+        check=False,
     )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"lab {lab} {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
 
 
 def changed_counts(stdout: str) -> dict[str, int]:
