@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
-ROLES = ("prereq", "runtime", "server", "agent", "validate")
+ROLES = ("prereq", "runtime", "server", "agent", "loadbalancer", "validate")
 PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
 
