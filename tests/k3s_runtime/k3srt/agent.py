@@ -187,8 +187,13 @@ class Agent:
 
 
 def run(config: dict, args: list[str], env: dict) -> int:
+    agent = None
     try:
-        return Agent(config, args, env).run()
-    except Exception as exc:  # noqa: BLE001 - every error ends like k3s: one fatal line, exit 1
+        agent = Agent(config, args, env)
+        return agent.run()
+    except Exception as exc:
+        if agent is not None and agent.stop_event.is_set():
+            nodeinfo.log("Shutting down k3s agent")
+            return 0  # a stop request is not an error (k3s treats cancellation the same way)  # noqa: BLE001 - every error ends like k3s: one fatal line, exit 1
         nodeinfo.log(f"Error: {exc}", "fatal")
         return 1

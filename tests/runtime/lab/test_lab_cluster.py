@@ -8,6 +8,7 @@ No token value ever appears in an assertion message: checks compute booleans or 
 from __future__ import annotations
 
 import calendar
+import concurrent.futures
 import hashlib
 import json
 import re
@@ -32,6 +33,7 @@ pytestmark = [pytest.mark.lab, pytest.mark.timeout(900)]
 
 JOINERS = ("server-2", "server-3")
 TOKEN_RE = re.compile(r"K10([0-9a-f]{64})::server:(.+)")
+MEMBER_RE = re.compile(r"(server-[1-3])-[0-9a-f]{8}")
 
 
 def require(secret, *steps: str) -> None:
@@ -77,6 +79,19 @@ def wait_three_voters(lab, timeout: float = 120) -> None:
         wait_for(lambda h=host: voters(lab, h) == set(SERVERS), timeout, what=f"3 voting members seen by {host}")
 
 
+def etcd_annotations_match_members(lab) -> bool:
+    """Every server's Node carries etcd.k3s.cattle.io/node-name = its current member name and node-address = its IP."""
+    names = {member_node(m): m["name"] for m in lab.db_info("server-1")}
+    nodes = lab.nodes("server-1", lb_url(lab))
+    for host in SERVERS:
+        ann = nodes[host]["metadata"].get("annotations", {})
+        if ann.get("etcd.k3s.cattle.io/node-name") != names.get(host):
+            raise AssertionError(f"{host}: annotation {ann.get('etcd.k3s.cattle.io/node-name')} != {names.get(host)}")
+        if ann.get("etcd.k3s.cattle.io/node-address") != lab.ip(host):
+            raise AssertionError(f"{host}: node-address annotation {ann.get('etcd.k3s.cattle.io/node-address')}")
+    return True
+
+
 def configmap_value(lab, host: str, name: str, server: str | None = None) -> str | None:
     """data.value of ConfigMap NAME; None when it does not exist; any other kubectl error raises."""
     proc = lab.kubectl(host, f"get configmap {name} -o json", server)
@@ -114,6 +129,19 @@ def test_servers_join_through_lb_and_become_voters(rtlab, secret):
         lab.put_file(host, CONFIG, server_config(lab, host, first=False))
         join_server(lab, host)
     wait_three_voters(lab)
+    for m in lab.db_info("server-1"):
+        node = MEMBER_RE.fullmatch(m["name"])
+        assert node, f"member name {m['name']!r} is not <node>-<8 hex>"
+        ip = lab.ip(node.group(1))
+        assert isinstance(m["ID"], int) and m["ID"] > 0, m
+        assert m["peerURLs"] == [f"https://{ip}:2380"] and m["clientURLs"] == [f"https://{ip}:2379"], m
+    code = lab.out(
+        "server-1", "curl -sk -o /dev/null -w %{http_code} --max-time 10 -X POST https://127.0.0.1:6443/db/info"
+    )
+    assert code == "405", f"POST /db/info: HTTP {code}"
+    # through the LB the client is not loopback: /db/info needs k3s:server credentials there
+    code = lab.out("server-1", f"curl -sk -o /dev/null -w %{{http_code}} --max-time 10 {lb_url(lab)}/db/info")
+    assert code == "401", f"/db/info via the LB without credentials: HTTP {code}"
     secret.done.add("servers")
 
 
@@ -143,6 +171,7 @@ def test_kubectl_through_lb_shows_servers_ready_with_roles(rtlab, secret):
     for host in SERVERS:
         proc = rtlab.kubectl("server-1", "get --raw /version", f"https://{rtlab.ip(host)}:6443")
         assert proc.returncode == 0, f"kubectl to {host} directly: {proc.stderr}"
+    assert etcd_annotations_match_members(rtlab)
     secret.done.add("kubectl")
 
 
@@ -197,6 +226,7 @@ def test_agent_joins_through_lb_and_is_ready(rtlab, secret):
     wait_for(lambda: node_ready(lab.nodes("server-1", lb_url(lab)).get(AGENT, {})), 60, what="agent Ready via LB")
     balancer = json.loads(lab.out(AGENT, "cat /var/lib/rancher/k3s/agent/etc/k3s-agent-load-balancer.json"))
     assert balancer["ServerURL"] == lb_url(lab)
+    assert sorted(balancer["ServerAddresses"]) == sorted(f"{lab.ip(h)}:6443" for h in SERVERS)
     secret.done.add("agent")
 
 
@@ -210,7 +240,9 @@ def test_token_never_in_ps_or_journal(rtlab, secret):
         cmdlines = rtlab.out(host, "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '; true")
         journal = rtlab.journal(host, "k3s", "k3s-agent")
         assert journal.strip(), f"{host}: empty journal, the check would prove nothing"
-        hits = {name: text.count(password) for name, text in (("ps", ps), ("cmdline", cmdlines), ("journal", journal))}
+        environ = rtlab.out(host, "cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n'; true")
+        texts = (("ps", ps), ("cmdline", cmdlines), ("environ", environ), ("journal", journal))
+        hits = {name: text.count(password) for name, text in texts}
         assert not any(hits.values()), f"{host}: the cluster password appears in {hits}"
 
 
@@ -226,6 +258,7 @@ def test_only_k3s_itself_notifies_systemd(rtlab, secret):
 def test_ha_server_down_lb_and_quorum_keep_working(rtlab, secret):
     require(secret, "servers", "kubectl")
     lab, lb = rtlab, lb_url(rtlab)
+    stopped_at = int(lab.out("server-2", "date +%s"))
     lab.cli("stop", "server-1")
     try:
         wait_for(lambda: lab.kubectl("server-2", "get nodes", lb).returncode == 0, 60, what="kubectl via LB")
@@ -239,6 +272,8 @@ def test_ha_server_down_lb_and_quorum_keep_working(rtlab, secret):
         )
         assert configmap_value(lab, "server-3", "ha-write", lb) == "while-s1-down"
         assert voters(lab, "server-2") == set(SERVERS), "membership changed while server-1 was only down"
+        if "agent" in secret.done:  # the agent's heartbeats go through the LB to a live server
+            wait_for(lambda: ready_since(lab, AGENT, stopped_at + 1), 40, what="agent heartbeat with server-1 down")
         before_start = int(lab.out("server-2", "date +%s"))
     finally:
         lab.cli("start", "server-1")
@@ -252,6 +287,28 @@ def test_ha_server_down_lb_and_quorum_keep_working(rtlab, secret):
     wait_three_voters(lab, 60)
 
 
+# --- 5b. a server cut off the network catches up after heal ------------------------------------------------------
+def test_isolated_server_catches_up_after_heal(rtlab, secret):
+    require(secret, "servers", "kubectl")
+    lab, lb = rtlab, lb_url(rtlab)
+    lab.cli("isolate", "server-3")
+    try:
+        wait_for(
+            lambda: (
+                lab.kubectl("server-1", "create configmap while-isolated --from-literal=value=v", lb).returncode == 0
+            ),
+            60,
+            what="write through the LB with server-3 isolated",
+        )
+        healed_at = int(lab.out("server-1", "date +%s"))
+    finally:
+        lab.cli("heal", "server-3")
+    wait_for(lambda: configmap_value(lab, "server-3", "while-isolated") == "v", 120, what="server-3 caught up")
+    wait_for(lambda: ready_since(lab, "server-3", healed_at), 60, what="server-3 Ready again after heal")
+    wait_three_voters(lab, 60)
+    assert is_active(lab, "server-3")
+
+
 # --- 6. snapshot save -> cluster-reset restore drill --------------------------------------------------------------
 def test_snapshot_save_and_cluster_reset_restore(rtlab, secret):
     require(secret, "servers", "kubectl")
@@ -260,6 +317,8 @@ def test_snapshot_save_and_cluster_reset_restore(rtlab, secret):
     assert proc.returncode == 0, proc.stderr
     save = lab.sh("server-1", "k3s etcd-snapshot save --name drill", check=False, timeout=120)
     assert save.returncode == 0, save.stderr
+    leaked = save.stderr.count(secret.password)
+    assert leaked == 0, "etcd-snapshot save printed the cluster password"
     listing = lab.sh("server-1", "k3s etcd-snapshot ls -o json", check=False, timeout=60)
     assert listing.returncode == 0, listing.stderr
     drills = [i for i in json.loads(listing.stdout)["items"] if i["spec"]["snapshotName"].startswith("drill-server-1-")]
@@ -268,6 +327,7 @@ def test_snapshot_save_and_cluster_reset_restore(rtlab, secret):
     )
     table = lab.sh("server-1", "k3s etcd-snapshot ls", check=False, timeout=60).stdout
     assert drills[0]["spec"]["snapshotName"] in table
+    assert re.fullmatch(r"drill-server-1-\d{10}", drills[0]["spec"]["snapshotName"]), drills[0]["spec"]
     path = drills[0]["spec"]["location"].removeprefix("file://")
     assert path.startswith(f"{SERVER_DIR}/db/snapshots/"), path
     assert lab.sh("server-1", f"test -s {path}", check=False).returncode == 0, f"snapshot file {path} missing"
@@ -282,9 +342,14 @@ def test_snapshot_save_and_cluster_reset_restore(rtlab, secret):
     reset = lab.sh(
         "server-1", f"k3s server --cluster-reset --cluster-reset-restore-path={path}", check=False, timeout=240
     )
+    leaked = reset.stderr.count(secret.password) + reset.stdout.count(secret.password)
+    assert leaked == 0, "k3s server --cluster-reset printed the cluster password"
     assert reset.returncode == 0, reset.stderr[-3000:]
     assert "Managed etcd cluster membership has been reset" in reset.stderr
+    db_dir = lab.out("server-1", f"ls {SERVER_DIR}/db").split()
+    assert "reset-flag" in db_dir and any(d.startswith("etcd-old-") for d in db_dir), db_dir
     lab.start_k3s("server-1")
+    assert "reset-flag" not in lab.out("server-1", f"ls {SERVER_DIR}/db").split(), "normal start kept reset-flag"
     assert [member_node(m) for m in lab.db_info("server-1")] == ["server-1"]
     assert configmap_value(lab, "server-1", "drill") == "drill-42"
 
@@ -293,6 +358,32 @@ def test_snapshot_save_and_cluster_reset_restore(rtlab, secret):
         join_server(lab, host)
     wait_three_voters(lab)
     assert configmap_value(lab, "server-3", "drill", lb) == "drill-42"
+    wait_for(lambda: etcd_annotations_match_members(lab), 30, what="Node etcd annotations = new member names")
+    tokens_after = {read_token(lab, h, secret.password) for h in SERVERS}
+    ca_after = {lab.out(h, f"sha256sum {SERVER_DIR}/tls/server-ca.crt").split()[0] for h in SERVERS}
+    assert len(ca_after) == 1 and tokens_after == {(ca_after.pop(), True)}, "tokens/CA differ after the restore"
     assert configmap_value(lab, "server-2", "after-snapshot", lb) is None, "data written after the snapshot survived"
     # the agent kept running through the outage and reports again through the LB
     wait_for(lambda: ready_since(lab, AGENT, reset_at), 90, what="agent Ready again after the restore")
+
+
+# --- 8. whole-cluster power cycle: every server off, then on again ------------------------------------------------
+def test_all_servers_power_cycle(rtlab, secret):
+    require(secret, "servers", "kubectl")
+    lab, lb = rtlab, lb_url(rtlab)
+    assert lab.kubectl("server-1", "create configmap before-outage --from-literal=value=kept", lb).returncode == 0
+    for host in SERVERS:
+        lab.cli("stop", host)
+    powered_on = int(lab.out(AGENT, "date +%s"))
+    # all at once: a lone etcd member has no quorum, so k3s (Type=notify) holds each host's boot until the others
+    # are up, and `lab start` waits for the boot to finish
+    with concurrent.futures.ThreadPoolExecutor(len(SERVERS)) as pool:
+        list(pool.map(lambda h: lab.cli("start", h), SERVERS))
+    for host in SERVERS:
+        wait_for(lambda h=host: is_active(lab, h), 180, what=f"k3s active on {host} after the outage")
+    wait_three_voters(lab, 60)
+    for host in SERVERS:
+        assert configmap_value(lab, host, "before-outage") == "kept", host
+        wait_for(lambda h=host: ready_since(lab, h, powered_on), 60, what=f"{host} Ready after the outage")
+    if "agent" in secret.done:
+        wait_for(lambda: ready_since(lab, AGENT, powered_on), 60, what="agent Ready after the outage")
