@@ -191,9 +191,9 @@ def run(config: dict, args: list[str], env: dict) -> int:
     try:
         agent = Agent(config, args, env)
         return agent.run()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every error ends like k3s: one fatal line, exit 1
         if agent is not None and agent.stop_event.is_set():
             nodeinfo.log("Shutting down k3s agent")
-            return 0  # a stop request is not an error (k3s treats cancellation the same way)  # noqa: BLE001 - every error ends like k3s: one fatal line, exit 1
+            return 0  # a stop request is not an error (k3s treats cancellation the same way)
         nodeinfo.log(f"Error: {exc}", "fatal")
         return 1
