@@ -151,3 +151,23 @@ def test_cluster_reset_refused_with_server_url(nodes):
     node.start()
     assert node.proc.wait(20) == 1
     assert "cannot perform cluster-reset while server URL is set" in node.log()
+
+
+def test_token_rotate_changes_the_token(server):
+    import sys
+
+    from conftest import RUNTIME
+
+    new = "rotated-token-0123456789abcdef"
+    env = {**server.env, "K3S_TOKEN": TOKEN}
+    proc = subprocess.run(
+        [sys.executable, "-m", "k3srt", "token", "rotate", "--server", server.url, "--new-token", new],
+        env=env, cwd=RUNTIME, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Token rotated, restart k3s nodes with new token" in proc.stdout
+    assert new not in proc.stdout + proc.stderr
+    token = (server.data / "server" / "token").read_text()
+    assert token.endswith(f"::server:{new}\n") and mode(server.data / "server" / "token") == 0o600
+    assert fetch(server.url + "/v1-k3s/config", ("node", TOKEN))[0] == 401
+    assert fetch(server.url + "/v1-k3s/config", ("node", new))[0] == 200
