@@ -11,6 +11,7 @@ reset.yml removes everything and is idempotent.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +22,8 @@ from roles_helpers import ROOT, changed_counts, flat, lab_cli
 pytestmark = pytest.mark.lab
 
 LAB = "roles-ha-test"
-VERSION = "v1.36.1+k3s1"
-RELEASES = ROOT / ".build" / "releases"
+VERSION = os.environ.get("EDGEFLEET_K3S_VERSION") or "v1.36.1+k3s1"
+RELEASES = Path(os.environ.get("EDGEFLEET_RELEASES") or ROOT / ".build" / "releases")
 DB_INFO = (
     "import json, ssl, urllib.request; "
     "print(urllib.request.urlopen('https://127.0.0.1:6443/db/info', "

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
-RELEASES = ROOT / ".build" / "releases"
+RELEASES = Path(os.environ.get("EDGEFLEET_RELEASES") or ROOT / ".build" / "releases")
 PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 RECAP_LINE = re.compile(
     r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"

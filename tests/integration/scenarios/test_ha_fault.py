@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import time
@@ -22,7 +23,7 @@ from scenario_lab import RELEASES, Lab, flat, recap, tail
 pytestmark = pytest.mark.lab
 
 LAB = "scen-fault"
-VERSION = "v1.36.1+k3s1"
+VERSION = os.environ.get("EDGEFLEET_K3S_VERSION") or "v1.36.1+k3s1"
 TAMPERED_VERSION = "v1.36.2+k3s1"
 SERVERS = ["server-1", "server-2", "server-3"]
 NODES = {*SERVERS, "agent-1"}
