@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import make_ctx  # imported at collection time: several test dirs have a conftest
 
 CM = "/api/v1/namespaces/default/configmaps"
 
@@ -237,7 +238,6 @@ def test_concurrent_writers_through_two_kv_connections_lose_no_update(tmp_path, 
     """Two servers = two KV connections on one datastore: CAS retries make every increment count."""
     import threading
 
-    from conftest import make_ctx
     from k3srt.kubeapi import KubeAPI, resources
     from k3srt.kv import SqliteKV
 

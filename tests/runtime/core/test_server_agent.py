@@ -10,12 +10,13 @@ import shutil
 import ssl
 import stat
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 
 import pytest
-from conftest import TOKEN, free_port
+from conftest import RUNTIME, TOKEN, free_port
 
 
 def fetch(url: str, auth: tuple[str, str] | None = None, method: str = "GET"):
@@ -154,10 +155,6 @@ def test_cluster_reset_refused_with_server_url(nodes):
 
 
 def test_token_rotate_changes_the_token(server):
-    import sys
-
-    from conftest import RUNTIME
-
     new = "rotated-token-0123456789abcdef"
     env = {**server.env, "K3S_TOKEN": TOKEN}
     proc = subprocess.run(
