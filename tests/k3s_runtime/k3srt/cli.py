@@ -82,16 +82,19 @@ def main(argv: list[str] | None = None) -> int:
     if prog in ("kubectl", "crictl", "ctr"):
         argv = ["k3s", prog, *argv[1:]]
     args = argv[1:]
-    while args and args[0] in ("--debug",) or (args and args[0].startswith(("--data-dir", "-d="))):
-        if args[0] in ("--data-dir", "-d") and len(args) > 1:
-            env["K3S_DATA_DIR"] = args[1]
-            args = args[2:]
-        elif args[0].startswith(("--data-dir=", "-d=")):
-            env["K3S_DATA_DIR"] = args[0].split("=", 1)[1]
-            args = args[1:]
-        else:
+    while args:  # global flags before the subcommand: --debug, --data-dir/-d DIR
+        head = args[0]
+        if head == "--debug":
             env["K3S_DEBUG"] = "true"
             args = args[1:]
+        elif head in ("--data-dir", "-d") and len(args) > 1:
+            env["K3S_DATA_DIR"] = args[1]
+            args = args[2:]
+        elif head.startswith(("--data-dir=", "-d=")):
+            env["K3S_DATA_DIR"] = head.split("=", 1)[1]
+            args = args[1:]
+        else:
+            break
     if not args or args[0] in ("-h", "--help", "help"):
         sys.stdout.write(HELP)
         return 0
