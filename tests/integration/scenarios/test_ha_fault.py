@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Faults on a converged HA cluster (3 servers, 1 load balancer, 1 agent) on the lab `scen-fault`.
 
-- A stopped server: the API keeps answering (reads and writes) through the load balancer VIP; once the server is
-  back, site.yml converges again without touching the other hosts.
+- A stopped server: the API keeps answering (reads and writes) through the load balancer VIP from the moment the
+  server is gone (haproxy retries a connection it cannot open on another server), the health check then takes the
+  server out; once it is back, site.yml converges again without touching the other hosts.
 - A tampered release on the mirror (same sha256sum file, other bytes): site.yml refuses it and leaves the installed
   binary and the running service alone.
 """
@@ -28,9 +29,23 @@ TAMPERED_VERSION = "v1.36.2+k3s1"
 SERVERS = ["server-1", "server-2", "server-3"]
 NODES = {*SERVERS, "agent-1"}
 K3S = "/usr/local/bin/k3s"
-# haproxy marks a backend down after k3s_lb_healthcheck_fall (3) failed checks every k3s_lb_healthcheck_interval
-# (2 s); give it that window plus margin before every request must succeed.
-LB_DETECTION_SECONDS = 10
+# haproxy takes a server out after a failed client connection plus one failed check, or k3s_lb_healthcheck_fall (3)
+# failed checks every k3s_lb_healthcheck_interval (2 s) with a check timeout of 5 s: well inside this bound.
+LB_DETECTION_SECONDS = 30
+# Backend states from haproxy's admin socket on a load balancer: "name status" per server of k3s_servers.
+HAPROXY_STATES = (
+    "import socket\n"
+    "s = socket.socket(socket.AF_UNIX)\n"
+    "s.connect('/run/haproxy/admin.sock')\n"
+    "s.sendall(b'show stat\\n')\n"
+    "data = b''\n"
+    "while chunk := s.recv(65536):\n"
+    "    data += chunk\n"
+    "for line in data.decode().splitlines():\n"
+    "    f = line.split(',')\n"
+    "    if len(f) > 17 and f[0] == 'k3s_servers' and f[1] != 'BACKEND':\n"
+    "        print(f[1], f[17])\n"
+)
 
 
 def _release_sha256(version_dir, asset: str) -> str:
@@ -65,14 +80,20 @@ def _kubectl(lab: Lab, url: str, *args: str):
     return lab.sh("server-1", K3S, "kubectl", "--server", url, "--request-timeout=10s", *args, check=False)
 
 
+def _backend_states(lab: Lab) -> dict[str, str]:
+    out = lab.sh("lb-1", "python3", "-c", HAPROXY_STATES).stdout
+    return dict(line.split(None, 1) for line in out.splitlines() if line.strip())
+
+
 def test_api_survives_a_stopped_server_and_site_reconverges(cluster: Lab, tmp_path):
     vip = cluster.cluster_vars()["k3s_lb_vip"]
     url = f"https://{vip}:6443"
 
+    assert _backend_states(cluster) == dict.fromkeys(SERVERS, "UP")
     cluster.cli("stop", "server-2")
     assert cluster.sh("server-2", "true", check=False).returncode != 0, "server-2 still runs after `lab stop`"
-    time.sleep(LB_DETECTION_SECONDS)
 
+    # No grace period: every request from now on must succeed, also those haproxy first sends to server-2.
     for round_ in range(5):
         nodes = _kubectl(cluster, url, "get", "nodes", "-o", "json")
         assert nodes.returncode == 0, f"round {round_}: the API via {url} did not answer: {nodes.stderr}"
@@ -84,6 +105,11 @@ def test_api_survives_a_stopped_server_and_site_reconverges(cluster: Lab, tmp_pa
         assert write.returncode == 0, f"round {round_}: write via {url} failed: {write.stderr}"
         read = _kubectl(cluster, url, "get", "configmap", name, "-o", "jsonpath={.data.round}")
         assert (read.returncode, read.stdout.strip()) == (0, str(round_)), f"read back {name}: {read.stderr}"
+
+    deadline = time.monotonic() + LB_DETECTION_SECONDS
+    while (states := _backend_states(cluster)).get("server-2") != "DOWN" and time.monotonic() < deadline:
+        time.sleep(1)
+    assert states == {"server-1": "UP", "server-2": "DOWN", "server-3": "UP"}, f"haproxy backends: {states}"
 
     cluster.cli("start", "server-2")
     log = tmp_path / "site-after-fault.log"

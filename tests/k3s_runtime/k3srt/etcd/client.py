@@ -12,6 +12,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from urllib.parse import urlsplit
 
 from ..kv import KV, Conflict
@@ -158,14 +159,38 @@ def _member(raw: dict) -> dict:
     return out
 
 
-class EtcdKV(KV):
-    """k3srt.kv.KV on etcd. Conflict when an expect_revision precondition fails."""
+# etcd errors that pass on their own (an election after a member left, a slow disk): like the apiserver's etcd
+# client, retry them for a few seconds before the request fails.
+_TRANSIENT = ("leader changed", "no leader", "request timed out", "too many requests", "not capable")
 
-    def __init__(self, client: EtcdClient):
+
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, EtcdUnavailable):
+        return True
+    return isinstance(exc, EtcdAPIError) and (exc.code in (4, 14) or any(t in str(exc) for t in _TRANSIENT))
+
+
+class EtcdKV(KV):
+    """k3srt.kv.KV on etcd. Conflict when an expect_revision precondition fails; transient errors are retried."""
+
+    def __init__(self, client: EtcdClient, retry_seconds: float = 5.0):
         self.client = client
+        self.retry_seconds = retry_seconds
+
+    def _call(self, path: str, body: dict) -> dict:
+        deadline = time.monotonic() + self.retry_seconds
+        delay = 0.1
+        while True:
+            try:
+                return self.client.call(path, body)
+            except (EtcdUnavailable, EtcdAPIError) as exc:
+                if not _transient(exc) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
     def get(self, key):
-        resp = self.client.call("kv/range", {"key": _b64(key)})
+        resp = self._call("kv/range", {"key": _b64(key)})
         kvs = resp.get("kvs") or []
         if not kvs:
             return None
@@ -174,7 +199,7 @@ class EtcdKV(KV):
     def list(self, prefix):
         start = prefix.encode()
         body = {"key": _b64(start or b"\x00"), "range_end": _b64(_prefix_end(start) if start else b"\x00")}
-        resp = self.client.call("kv/range", body)
+        resp = self._call("kv/range", body)
         out = [
             (_unb64(kv["key"]).decode(), _unb64(kv.get("value")), int(kv["mod_revision"]))
             for kv in resp.get("kvs") or []
@@ -184,7 +209,7 @@ class EtcdKV(KV):
 
     def _txn(self, key: str, expect_revision: int, op: dict) -> dict:
         compare = {"key": _b64(key), "target": "MOD", "result": "EQUAL", "mod_revision": str(expect_revision)}
-        resp = self.client.call("kv/txn", {"compare": [compare], "success": [op]})
+        resp = self._call("kv/txn", {"compare": [compare], "success": [op]})
         if not resp.get("succeeded"):
             current = self.get(key)
             raise Conflict(f"{key}: revision {current[1] if current else 0} != {expect_revision}")
@@ -192,21 +217,21 @@ class EtcdKV(KV):
 
     def put(self, key, value, expect_revision=None):
         if expect_revision is None:
-            resp = self.client.call("kv/put", {"key": _b64(key), "value": _b64(value)})
+            resp = self._call("kv/put", {"key": _b64(key), "value": _b64(value)})
         else:
             resp = self._txn(key, expect_revision, {"request_put": {"key": _b64(key), "value": _b64(value)}})
         return int(resp["header"]["revision"])
 
     def delete(self, key, expect_revision=None):
         if expect_revision is None:
-            resp = self.client.call("kv/deleterange", {"key": _b64(key)})
+            resp = self._call("kv/deleterange", {"key": _b64(key)})
             return int(resp.get("deleted", 0)) > 0
         resp = self._txn(key, expect_revision, {"request_delete_range": {"key": _b64(key)}})
         deleted = resp.get("responses", [{}])[0].get("response_delete_range", {}).get("deleted", 0)
         return int(deleted) > 0
 
     def revision(self):
-        return int(self.client.call("kv/range", {"key": _b64("\x00"), "count_only": True})["header"]["revision"])
+        return int(self._call("kv/range", {"key": _b64("\x00"), "count_only": True})["header"]["revision"])
 
     def close(self):
         self.client.close()
