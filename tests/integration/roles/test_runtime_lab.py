@@ -127,3 +127,58 @@ def test_install_idempotence_check_and_corrupt_release(lab, ansible_env):
     upgrade = _site(ansible_env, lab, GOOD[1])
     assert upgrade.returncode == 0
     assert f"k3s version {GOOD[1]}" in _host("agent-1", "/usr/local/bin/k3s", "--version")
+
+
+def test_drifted_files_are_reported_in_check_mode_then_repaired(lab, ansible_env):
+    """The prereq and runtime roles skip files whose probed mode, owner and sha1 already match; drift must still be
+    seen (--check --diff changes nothing) and repaired by the next run, which a third run then leaves alone."""
+    version = GOOD[1]
+    assert _site(ansible_env, lab, version).returncode == 0
+    _host(
+        "server-1",
+        "sh",
+        "-c",
+        "chmod 0640 /etc/systemd/system/k3s.service.env && echo 'net.ipv4.ip_forward = 0' >> /etc/sysctl.d/90-k3s.conf",
+    )
+    _host(
+        "agent-1",
+        "sh",
+        "-c",
+        "echo '# local edit' >> /etc/systemd/system/k3s-agent.service"
+        " && rmdir /etc/rancher/k3s/config.yaml.d && chmod 0600 /etc/modules-load.d/k3s.conf",
+    )
+
+    check = _site(ansible_env, lab, version, "--check", "--diff")
+    assert check.returncode == 0, flat(check.stdout)[-3000:]
+    counts = _changed(check.stdout)
+    assert counts["server-1"] == 2 and counts["agent-1"] == 3, counts
+    assert "-net.ipv4.ip_forward = 0" in check.stdout
+    assert "-# local edit" in check.stdout
+    assert _host("server-1", "stat", "-c", "%a", "/etc/systemd/system/k3s.service.env").strip() == "640"
+    assert "config.yaml.d" not in _host("agent-1", "ls", "/etc/rancher/k3s")
+
+    fix = _site(ansible_env, lab, version)
+    assert fix.returncode == 0, flat(fix.stdout)[-3000:]
+    assert _changed(fix.stdout) == counts
+    assert _host("server-1", "stat", "-c", "%a", "/etc/systemd/system/k3s.service.env").strip() == "600"
+    assert "= 0" not in _host("server-1", "cat", "/etc/sysctl.d/90-k3s.conf")
+    assert "# local edit" not in _host("agent-1", "cat", "/etc/systemd/system/k3s-agent.service")
+    assert "config.yaml.d" in _host("agent-1", "ls", "/etc/rancher/k3s")
+    assert _host("agent-1", "stat", "-c", "%a", "/etc/modules-load.d/k3s.conf").strip() == "644"
+
+    again = _site(ansible_env, lab, version)
+    assert set(_changed(again.stdout).values()) == {0}, flat(again.stdout)[-3000:]
+
+
+def test_tampered_airgap_binary_is_refused_and_the_installed_one_kept(lab, ansible_env, tmp_path):
+    _release(tmp_path, GOOD[0])
+    with (tmp_path / GOOD[0] / "k3s").open("a") as binary:
+        binary.write("# tampered after the checksum file was written\n")
+    bad = _site(ansible_env, lab, GOOD[0], "-e", "k3s_install_source=airgap", "-e", f"k3s_airgap_dir={tmp_path}")
+    assert bad.returncode != 0
+    out = flat(bad.stdout)
+    assert f"k3s {GOOD[0]} was NOT installed on server-1" in out
+    assert "does not match sha256sum-amd64.txt" in out
+    assert f"The installed binary ({GOOD[1]}) and the k3s service were left untouched." in out
+    for host in ("server-1", "agent-1"):
+        assert f"k3s version {GOOD[1]}" in _host(host, "/usr/local/bin/k3s", "--version")
