@@ -96,6 +96,15 @@ def _host(host: str, *cmd: str) -> str:
 
 
 def test_install_idempotence_check_and_corrupt_release(lab, ansible_env):
+    # check mode on fresh hosts reports the install (binary, images, units) and installs nothing
+    fresh = _site(ansible_env, lab, GOOD[0], "--check")
+    assert fresh.returncode == 0, flat(fresh.stdout)[-3000:]
+    assert all(n > 0 for n in _changed(fresh.stdout).values())
+    paths = "/usr/local/bin/k3s /etc/systemd/system/k3s.service /etc/systemd/system/k3s-agent.service /var/lib/rancher"
+    for host in ("server-1", "agent-1"):
+        left = _host(host, "sh", "-c", f"for p in {paths}; do if [ -e $p ]; then echo $p; fi; done")
+        assert left.strip() == "", left
+
     first = _site(ansible_env, lab, GOOD[0])
     assert first.returncode == 0, flat(first.stdout)[-3000:]
     assert all(n > 0 for n in _changed(first.stdout).values())
@@ -182,3 +191,23 @@ def test_tampered_airgap_binary_is_refused_and_the_installed_one_kept(lab, ansib
     assert f"The installed binary ({GOOD[1]}) and the k3s service were left untouched." in out
     for host in ("server-1", "agent-1"):
         assert f"k3s version {GOOD[1]}" in _host(host, "/usr/local/bin/k3s", "--version")
+
+
+def test_env_file_values_stay_out_of_the_output(lab, ansible_env):
+    secret = "s3cret-proxy-pw-7f3a"
+    env = ["-e", '{"k3s_env": {"HTTPS_PROXY": "http://edge:' + secret + '@proxy.example:3128"}}']
+    assert _site(ansible_env, lab, GOOD[1]).returncode == 0  # converged, so only the env file differs below
+    check = _site(ansible_env, lab, GOOD[1], *env, "--check", "--diff", "-vvv")
+    assert check.returncode == 0, flat(check.stdout)[-3000:]
+    assert _changed(check.stdout)["server-1"] == 1
+    assert secret not in check.stdout + check.stderr
+    assert secret not in _host("server-1", "cat", "/etc/systemd/system/k3s.service.env")
+
+    applied = _site(ansible_env, lab, GOOD[1], *env)
+    assert applied.returncode == 0 and secret not in applied.stdout
+    assert secret in _host("server-1", "cat", "/etc/systemd/system/k3s.service.env")
+    assert _host("server-1", "stat", "-c", "%a", "/etc/systemd/system/k3s.service.env").strip() == "600"
+
+    restored = _site(ansible_env, lab, GOOD[1])
+    assert restored.returncode == 0
+    assert secret not in _host("server-1", "cat", "/etc/systemd/system/k3s.service.env")
