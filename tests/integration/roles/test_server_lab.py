@@ -87,6 +87,15 @@ def _config(host: str) -> str:
 
 
 def test_ha_converge_idempotence_rebuild_and_reset(lab, ansible_env):
+    # --check --diff on bare hosts: every host reports what it would change, and nothing is installed
+    preview = _play(ansible_env, lab, "site.yml", "--check", "--diff")
+    assert preview.returncode == 0, flat(preview.stdout)[-4000:]
+    preview_counts = changed_counts(preview.stdout)
+    assert preview_counts and all(n > 0 for n in preview_counts.values()), preview_counts
+    untouched = "for p in /usr/local/bin/k3s /etc/rancher/k3s /var/lib/rancher; do if [ -e $p ]; then echo $p; fi; done"
+    for host in ("server-1", "server-2", "agent-1"):
+        assert _exec(host, "sh", "-c", untouched).strip() == "", host
+
     converge = _play(ansible_env, lab, "site.yml", "-vvv")
     assert converge.returncode == 0, flat(converge.stdout)[-4000:]
     token = _exec("server-1", "cat", "/var/lib/rancher/k3s/server/token").strip()
