@@ -24,11 +24,14 @@ export PATH := $(VENV)/bin:$(PATH)
 export EDGEFLEET_RELEASES := $(RELEASES)
 export EDGEFLEET_K3S_VERSION := $(K3S_VERSION)
 
-.PHONY: help venv collection releases image lab lab-up lab-down lab-status test lint sanity unit runtime-test integration \
+.PHONY: help host-deps venv collection releases image lab lab-up lab-down lab-status test lint sanity unit runtime-test integration \
         molecule build clean
 
 help:
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
+
+host-deps: ## install the system packages the lab and the tests need (apt; quiet when present)
+	bash $(ROOT)/tests/lab/host-deps.sh
 
 $(VENV)/.installed: requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -46,7 +49,7 @@ releases: venv ## build the test runtime releases (+ sha256sum files) into .buil
 	if [ "$(RELEASES)" = "$(BUILD)/releases" ]; then $(PY) tests/k3s_runtime/build.py --out $(BUILD)/releases; \
 	else test -f "$(RELEASES)/$(K3S_VERSION)/sha256sum-amd64.txt"; fi
 
-image: venv ## build (or reuse) the lab host image
+image: venv host-deps ## build (or reuse) the lab host image
 	$(LAB) image
 
 lab-up: venv releases image ## bring the default lab fleet up and publish the releases on its mirror
@@ -57,13 +60,13 @@ lab: venv collection lab-up ## the main job: lab fleet + site.yml + cluster repo
 	$(LAB) inventory --output $(ROOT)/.lab/$(LAB_NAME)/inventory.yml
 	ansible-playbook -i $(ROOT)/.lab/$(LAB_NAME)/inventory.yml playbooks/site.yml -e k3s_version=$(K3S_VERSION)
 
-lab-down: venv ## remove every lab host, network and process
+lab-down: venv host-deps ## remove every lab host, network and process
 	$(LAB) down
 
 lab-status: venv
 	$(LAB) status
 
-test: lint sanity unit runtime-test integration molecule ## everything CI runs
+test: host-deps lint sanity unit runtime-test integration molecule ## everything CI runs
 
 lint: venv collection ## ansible-lint (production), yamllint, ruff
 	yamllint --strict .
@@ -86,7 +89,7 @@ sanity: venv ## ansible-test sanity on a correctly placed copy of the collection
 unit: venv collection ## pytest unit tests of modules and module_utils
 	$(PY) -m pytest -q tests/unit
 
-runtime-test: venv releases image ## contract tests of the k3s-compatible test runtime (local + on the lab)
+runtime-test: venv host-deps releases image ## contract tests of the k3s-compatible test runtime (local + on the lab)
 	$(PY) -m pytest -q tests/runtime
 
 integration: venv collection releases image ## lab tests: the lab itself, roles and scenarios on real hosts
