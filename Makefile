@@ -33,13 +33,13 @@ help:
 host-deps: ## install the system packages the lab and the tests need (apt; quiet when present)
 	bash $(ROOT)/tests/lab/host-deps.sh
 
-$(VENV)/.installed: requirements-dev.txt
+$(VENV)/.installed: requirements-dev.txt | host-deps
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-venv: $(VENV)/.installed ## create the pinned toolchain virtualenv
+venv: host-deps $(VENV)/.installed ## create the pinned toolchain virtualenv
 
 collection: ## make ansible_collections/edgefleet/k3s point at this checkout
 	mkdir -p $(dir $(COLL_LINK))
