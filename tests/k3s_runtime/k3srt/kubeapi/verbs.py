@@ -9,7 +9,7 @@ import threading
 
 from ..kv import Conflict
 from ..web import HTTPError, Request, Response
-from . import authz, errors, objects, patch, resources, selectors, tables, watch
+from . import authz, errors, objects, patch, protobuf, resources, selectors, tables, watch
 from .routing import Target
 from .store import now_rfc3339
 
@@ -115,12 +115,14 @@ class Verbs:
 
     def _body(self, req: Request) -> dict:
         ctype = req.headers.get("content-type", "")
+        if protobuf.is_protobuf(ctype):
+            return protobuf.request_object(req.body)
         if "protobuf" in ctype or "cbor" in ctype:
             raise errors.HTTPError(
                 415,
                 "UnsupportedMediaType",
                 f"the body of the request was in an unknown format - accepted media types include: "
-                f"application/json, application/yaml (got {ctype}; this test runtime does not decode protobuf)",
+                f"application/json, application/yaml, {protobuf.MEDIA_TYPE} (got {ctype})",
             )
         try:
             body = req.json()
@@ -224,7 +226,9 @@ class Verbs:
 
     def _delete(self, req: Request, t: Target) -> Response:
         expect = None
-        if req.body:
+        if req.body and protobuf.is_protobuf(req.headers.get("content-type", "")):
+            opts = protobuf.request_object(req.body)
+        elif req.body:
             try:
                 opts = json.loads(req.body)
             except ValueError:
