@@ -226,13 +226,14 @@ class Verbs:
 
     def _delete(self, req: Request, t: Target) -> Response:
         expect = None
-        if req.body and protobuf.is_protobuf(req.headers.get("content-type", "")):
-            opts = protobuf.request_object(req.body)
-        elif req.body:
-            try:
-                opts = json.loads(req.body)
-            except ValueError:
-                raise errors.bad_request("invalid DeleteOptions") from None
+        if req.body:
+            if protobuf.is_protobuf(req.headers.get("content-type", "")):
+                opts = protobuf.request_object(req.body)
+            else:
+                try:
+                    opts = json.loads(req.body)
+                except ValueError:
+                    raise errors.bad_request("invalid DeleteOptions") from None
             pre = (opts or {}).get("preconditions") or {}
             if pre.get("resourceVersion"):
                 expect = int(pre["resourceVersion"])
