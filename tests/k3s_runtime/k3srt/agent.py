@@ -12,8 +12,14 @@ import time
 from . import buildinfo, httpclient, nodeinfo, pki, tokens
 from .server import gpu_labels
 
-RETRY = 2.0
+RETRY = 2.0  # token validation retry (pkg/agent/run.go createProxyAndValidateToken)
+CONFIG_RETRY = 5.0  # agent configuration retry, jittered by up to 100% (pkg/agent/config/config.go Get)
 HEARTBEAT = 10.0
+CONFIG_WAIT = "Waiting to retrieve agent configuration; server is not ready"
+PASSWORD_REJECTED = (
+    "Node password rejected, duplicate hostname or contents of '{path}' may not match server node-passwd entry, "
+    "try enabling a unique node name with the --with-node-id flag"
+)
 
 
 class Fatal(Exception):
@@ -39,20 +45,50 @@ class Agent:
     def _path(self, *parts: str) -> str:
         return os.path.join(self.agent_dir, *parts)
 
-    def _validate(self) -> httpclient.ValidatedServer:
-        """Retry every 2 s until the token validates against the server (k3s agents never give up)."""
-        tok = tokens.parse(tokens.read_token_value(self.config, "token"))
+    def _validate(self, token: str) -> None:
+        """Retry every 2 s until the token parses and validates against the server's CA; k3s agents never give up."""
         while not self.stop_event.is_set():
             try:
-                return httpclient.ValidatedServer(self.config["server"], tok, "node", self.log)
-            except httpclient.ClientError as exc:
+                httpclient.ValidatedServer(self.config["server"], tokens.parse(token), "node", self.log)
+                return
+            except (httpclient.ClientError, tokens.TokenError) as exc:
                 self.log(f"Failed to validate connection to cluster at {self.config['server']}: {exc}", "error")
             self.stop_event.wait(RETRY)
-        raise Fatal("stopped before the agent could join")
+
+    def _get_config(self, token: str) -> httpclient.ValidatedServer | None:
+        """config.Get: validate again, GET /v1-k3s/config, the CA files and node certificates; any failure is logged
+        with the server's answer and retried after 5-10 s, forever (the unit never becomes ready)."""
+        import random
+
+        while not self.stop_event.is_set():
+            try:
+                server = httpclient.ValidatedServer(self.config["server"], tokens.parse(token), "node", self.log)
+                try:
+                    json.loads(server.get("/v1-k3s/config"))
+                except (httpclient.ClientError, ValueError) as exc:
+                    raise httpclient.ClientError(f"failed to retrieve configuration from server: {exc}") from None
+                self._fetch(server)
+                return server
+            except (httpclient.ClientError, tokens.TokenError) as exc:
+                self.log(f"{CONFIG_WAIT}: {exc}")
+            self.stop_event.wait(CONFIG_RETRY * (1.0 + random.random()))  # noqa: S311 - jitter, not security
+        return None
+
+    def _node_cert(self, server: httpclient.ValidatedServer, kind: str, headers: dict) -> bytes:
+        """getNodeNamedCrt: 403 means the node password was refused; other errors are "<url>: <status>"."""
+        try:
+            return server.get(f"/v1-k3s/{kind}.crt", headers)
+        except httpclient.ClientError as exc:
+            if exc.status == 403:
+                path = os.path.join(nodeinfo.NODE_DIR, "password")
+                raise httpclient.ClientError(PASSWORD_REJECTED.format(path=path), 403) from None
+            if exc.status:
+                message = f"{server.url}/v1-k3s/{kind}.crt: {exc.status} {exc.reason}"
+                raise httpclient.ClientError(message, exc.status) from None
+            raise
 
     def _fetch(self, server: httpclient.ValidatedServer) -> None:
-        os.makedirs(self.agent_dir, mode=0o700, exist_ok=True)
-        os.chmod(self.agent_dir, 0o700)
+        os.makedirs(self.agent_dir, mode=0o700, exist_ok=True)  # os.MkdirAll: an existing dir keeps its mode
         for name in ("client-ca.crt", "server-ca.crt"):
             pki.write_file(self._path(name), server.get(f"/v1-k3s/{name}"), 0o644)
         headers = {"k3s-Node-Name": self.name, "k3s-Node-Password": nodeinfo.node_password(), "k3s-Node-IP": self.ip}
@@ -60,7 +96,7 @@ class Agent:
             crt, key = self._path(f"{kind}.crt"), self._path(f"{kind}.key")
             if kind.startswith("client-") and kind != "client-kubelet" and os.path.exists(crt):
                 continue
-            chain, key_bytes = pki.split_pem(server.get(f"/v1-k3s/{kind}.crt", headers))
+            chain, key_bytes = pki.split_pem(self._node_cert(server, kind, headers))
             pki.write_file(key, key_bytes, 0o600)
             pki.write_file(crt, chain, 0o644)
         self.servers = json.loads(server.get("/v1-k3s/apiservers")) or []
@@ -121,8 +157,12 @@ class Agent:
         except httpclient.ClientError as exc:
             if exc.status != 409:
                 raise
+            smp = "application/strategic-merge-patch+json"
             patch = {"metadata": {"labels": labels, "annotations": annotations}}
-            self._api("PATCH", f"/api/v1/nodes/{self.name}", patch, "application/strategic-merge-patch+json")
+            self._api("PATCH", f"/api/v1/nodes/{self.name}", patch, smp)
+            # A kubelet reports its own nodeInfo (kubeletVersion of the binary now running) on every start.
+            status = {k: obj["status"][k] for k in ("nodeInfo", "addresses", "daemonEndpoints")}
+            self._api("PATCH", f"/api/v1/nodes/{self.name}/status", {"status": status}, smp)
 
     def _heartbeat(self) -> None:
         from .kubeapi import nodes
@@ -142,24 +182,23 @@ class Agent:
                 raise
 
     def run(self) -> int:
+        """pkg/cli/agent/agent.go Run, then pkg/agent/run.go: privileges, token file, --token / --server checks."""
         from . import containerd
 
         c = self.config
-        if not c["server"]:
-            raise Fatal("--server is required")
-        if not (c["token"] or c["token-file"]) and not os.path.exists(self._path("client-kubelet.crt")):
-            raise Fatal("--token is required")
         if os.geteuid() != 0 and not c["rootless"]:
             raise Fatal("agent requires additional privilege if not run with --rootless")
+        token = tokens.read_token_value(c, "token", self.log)
+        if not token and not os.path.exists(self._path("client-kubelet.crt")):
+            raise Fatal("--token is required")
+        if not c["server"]:
+            raise Fatal("--server is required")
         self.log(f"Starting k3s agent {buildinfo.VERSION} ({buildinfo.COMMIT[:8]})")
         signal.signal(signal.SIGTERM, lambda *_: self.stop_event.set())
         signal.signal(signal.SIGINT, lambda *_: self.stop_event.set())
-        server = self._validate()
-        try:
-            json.loads(server.get("/v1-k3s/config"))
-        except (httpclient.ClientError, ValueError) as exc:
-            raise Fatal(f"failed to retrieve agent configuration: {exc}") from exc
-        self._fetch(server)
+        self._validate(token)
+        if self._get_config(token) is None:
+            raise Fatal("stopped before the agent could join")
         result = containerd.write_config(
             self.data_dir, c, os.environ.get("PATH", ""), buildinfo.CONTAINERD_MAJOR, self.log
         )

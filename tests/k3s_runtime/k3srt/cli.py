@@ -61,7 +61,7 @@ def _serve(command: str, argv: list[str], env: dict) -> int:
         print(f"NAME:\n   k3s {command}", file=sys.stderr)
         nodeinfo.log(f"Error: {exc}", "fatal")
         return 1
-    except configfile.ConfigError as exc:
+    except (configfile.ConfigError, flags.EnvError) as exc:
         nodeinfo.log(f"Error: {exc}", "fatal")
         return 1
     if config["debug"]:

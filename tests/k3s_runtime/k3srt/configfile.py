@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import urllib.request
 
 import yaml
@@ -15,16 +16,36 @@ class ConfigError(Exception):
 
 
 def find_path(argv: list[str], env: dict) -> str:
-    """K3S_CONFIG_FILE beats --config/-c (k3s checks the env var first)."""
+    """K3S_CONFIG_FILE beats --config/-c (findConfigFileFlag checks the env var first); only `--config`, `-c`,
+    `--config=` and `-c=` are recognised (pkg/configfilearg/defaultparser.go ConfigFlags)."""
     if env.get("K3S_CONFIG_FILE"):
         return env["K3S_CONFIG_FILE"]
     for i, arg in enumerate(argv):
-        for name in ("--config", "-config", "-c", "--c"):
-            if arg == name and i + 1 < len(argv):
-                return argv[i + 1]
+        for name in ("--config", "-c"):
+            if arg == name:
+                return argv[i + 1] if i + 1 < len(argv) else ""
             if arg.startswith(name + "="):
-                return arg.split("=", 1)[1]
+                return arg[len(name) + 1 :]
     return DEFAULT_PATH
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML as gopkg.in/yaml.v2 reads it into interface{}: y/Y/n/N are booleans too (PyYAML only knows yes/no/on/off
+    and true/false)."""
+
+
+_BOOLS = {v: True for v in ("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON")}
+_BOOLS.update({v: False for v in ("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF")})
+
+
+def _construct_bool(loader, node):
+    return _BOOLS[loader.construct_scalar(node)]
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:" + "|".join(_BOOLS) + r")$"), list("yYnNtTfFoO")
+)
+_Loader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
 
 
 def _read(path: str) -> dict:
@@ -35,7 +56,7 @@ def _read(path: str) -> dict:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError(f"failed to parse {path}: {exc}") from exc
     if data is None:
@@ -58,17 +79,28 @@ def files(path: str) -> list[str]:
     return out
 
 
+def _to_slice(value) -> list:
+    """toSlice: a string is one item, a list stays, anything else is its string form, dropped when empty (so a
+    `key+:` with no value adds nothing)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return value
+    text = _to_str(value).strip()
+    return [text] if text else []
+
+
 def merge(paths: list[str]) -> dict:
-    """Flat merge: last file wins per key; `key+` appends to what was accumulated."""
+    """readConfigFile: flat merge, last file wins per key; `key+` appends to an existing value (k3s
+    pkg/configfilearg/parser.go). A first `key+` just sets the value. Key order = order of first appearance."""
     merged: dict = {}
     for path in paths:
         for raw_key, value in _read(path).items():
-            key = str(raw_key)
-            if key.endswith("+"):
-                key = key[:-1]
-                prev = merged.get(key, [])
-                prev = prev if isinstance(prev, list) else [prev]
-                merged[key] = prev + (value if isinstance(value, list) else [value])
+            key = _to_str(raw_key)
+            append = key.endswith("+")
+            key = key.removesuffix("+")
+            if append and key in merged:
+                merged[key] = _to_slice(merged[key]) + _to_slice(value)
             else:
                 merged[key] = value
     return merged

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import goparse
+
 
 @dataclass(frozen=True)
 class Flag:
@@ -209,13 +211,47 @@ def index(flags: list[Flag]) -> dict[str, Flag]:
     return out
 
 
+class EnvError(Exception):
+    """urfave/cli v2 Flag.Apply refusing a K3S_* value: printed as a fatal error (no usage text)."""
+
+
 def _bool(value: str, name: str) -> bool:
-    low = value.lower()
-    if low in ("true", "1", "t", "yes"):
-        return True
-    if low in ("false", "0", "f", "no", ""):
-        return False
-    raise UsageError(f'invalid boolean value "{value}" for -{name}: parse error')
+    """Go's flag package with urfave's boolValue: strconv.ParseBool, so `yes`, `no` and "" are errors."""
+    try:
+        return goparse.parse_bool(value)
+    except goparse.GoParseError:
+        raise UsageError(f"invalid boolean value {goparse.quote(value)} for -{name}: parse error") from None
+
+
+def _typed(value: str, name: str, kind: str):
+    """int (strconv.ParseInt base 0) and duration (time.ParseDuration) values; flag reports errParse/errRange."""
+    try:
+        if kind == "int":
+            return goparse.parse_int(value)
+        goparse.parse_duration(value)
+        return value
+    except goparse.GoParseError as exc:
+        reason = "value out of range" if exc.kind == "range" else "parse error"
+        raise UsageError(f"invalid value {goparse.quote(value)} for flag -{name}: {reason}") from None
+
+
+def _from_env(flag: Flag, var: str, raw: str):
+    """Flag.Apply: bool "" is false, int "" keeps the default; a value that does not parse is an error."""
+    kind = flag.kind
+    try:
+        if kind == "bool":
+            return goparse.parse_bool(raw) if raw != "" else False
+        if kind == "int":
+            return goparse.parse_int(raw) if raw != "" else flag.default
+        if kind == "duration":
+            goparse.parse_duration(raw)
+    except goparse.GoParseError as exc:
+        source = f"environment variable {goparse.quote(var)}"
+        text = f"could not parse {goparse.quote(raw)} as {kind} value from {source} for flag {flag.name}: {exc}"
+        raise EnvError(text) from None
+    if kind == "slice":
+        return [raw]
+    return raw
 
 
 def parse(argv: list[str], flags: list[Flag], env: dict) -> tuple[dict, list[str], set[str]]:
@@ -251,27 +287,17 @@ def parse(argv: list[str], flags: list[Flag], env: dict) -> tuple[dict, list[str
                 if flag.name not in given:
                     values[flag.name] = []
                 values[flag.name].append(value)
-            elif flag.kind == "int":
-                try:
-                    values[flag.name] = int(value, 0) if value else 0
-                except ValueError as exc:
-                    raise UsageError(f'invalid value "{value}" for flag -{name}: parse error') from exc
+            elif flag.kind in ("int", "duration"):
+                values[flag.name] = _typed(value, name, flag.kind)
             else:
                 values[flag.name] = value
         given.add(flag.name)
     for flag in flags:
         if flag.name in given:
             continue
-        if flag.env and env.get(flag.env) not in (None, ""):
-            raw = env[flag.env]
-            if flag.kind == "bool":
-                values[flag.name] = _bool(raw, flag.name)
-            elif flag.kind == "int":
-                values[flag.name] = int(raw)
-            elif flag.kind == "slice":
-                values[flag.name] = [raw]
-            else:
-                values[flag.name] = raw
+        raw = env.get(flag.env) if flag.env else None
+        if raw is not None and (raw != "" or flag.kind == "bool"):
+            values[flag.name] = _from_env(flag, flag.env, raw)
         else:
             values[flag.name] = list(flag.default) if isinstance(flag.default, list) else flag.default
     for name in COMMA_SPLIT:

@@ -14,10 +14,11 @@ TIMEOUT = 10.0
 
 
 class ClientError(Exception):
-    def __init__(self, message: str, status: int = 0, body: bytes = b""):
+    def __init__(self, message: str, status: int = 0, body: bytes = b"", reason: str = ""):
         super().__init__(message)
         self.status = status
         self.body = body
+        self.reason = reason
 
 
 def context(ca_pem: bytes | None = None, insecure: bool = False, cert: tuple[str, str] | None = None):
@@ -26,8 +27,10 @@ def context(ca_pem: bytes | None = None, insecure: bool = False, cert: tuple[str
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     elif ca_pem is not None:
+        # Go's TLS client trusts only the pinned bundle and still checks the URL's host against the certificate's
+        # SANs (clientaccess.GetHTTPClient builds a tls.Config with RootCAs and no InsecureSkipVerify).
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False  # k3s pins the CA; SAN coverage is checked by the listener tests
+        ctx.check_hostname = True
         ctx.load_verify_locations(cadata=ca_pem.decode())
     else:
         ctx = ssl.create_default_context()
@@ -62,16 +65,20 @@ def request(
             return resp.read()
     except urllib.error.HTTPError as exc:
         payload = exc.read()
-        raise ClientError(f"{url}: {exc.code} {_message(payload) or exc.reason}", exc.code, payload) from None
+        raise ClientError(_status_text(url, exc.code, exc.reason, payload), exc.code, payload, exc.reason) from None
     except (urllib.error.URLError, OSError, ssl.SSLError) as exc:
-        raise ClientError(f"{url}: {getattr(exc, 'reason', exc)}") from None
+        raise ClientError(f'{method.capitalize()} "{url}": {getattr(exc, "reason", exc)}') from None
 
 
-def _message(payload: bytes) -> str:
+def _status_text(url: str, code: int, reason: str, payload: bytes) -> str:
+    """clientaccess readBody: a Kubernetes Status body gives its message, anything else "<url>: <code> <text>"."""
     try:
-        return json.loads(payload).get("message", "")
-    except (ValueError, AttributeError):
-        return payload.decode(errors="replace")[:200]
+        doc = json.loads(payload)
+        if isinstance(doc, dict) and doc.get("kind") == "Status":
+            return str(doc.get("message", ""))
+    except ValueError:
+        pass
+    return f"{url}: {code} {reason}"
 
 
 class ValidatedServer:
@@ -87,7 +94,8 @@ class ValidatedServer:
         self._validate(log, local_ca)
 
     def _validate(self, log, local_ca: bytes | None) -> None:
-        if local_ca is not None and (not self.token.ca_hash or tokens.ca_hash(local_ca) == self.token.ca_hash):
+        # WithCACertificate: a local CA file is used when the token has no hash or the hashes are equal.
+        if local_ca is not None and (not self.token.ca_hash or tokens.hash_matches(local_ca, self.token.ca_hash)[0]):
             self.ca_pem = local_ca
             return
         try:
@@ -101,13 +109,16 @@ class ValidatedServer:
             return
         except ClientError:
             pass
-        bundle = request(self.url + "/cacerts", context(insecure=True))
+        try:
+            bundle = request(self.url + "/cacerts", context(insecure=True))
+        except ClientError as exc:
+            raise ClientError(f"failed to get CA certs: {exc}") from None
         try:
             request(self.url + "/cacerts", context(bundle))
         except ClientError as exc:
             raise ClientError(f"CA cert validation failed: {exc}") from None
-        got = tokens.ca_hash(bundle)
-        if self.token.ca_hash and self.token.ca_hash != got:
+        ok, got = tokens.hash_matches(bundle, self.token.ca_hash)
+        if self.token.ca_hash and not ok:
             raise ClientError(
                 f"token CA hash does not match the Cluster CA certificate hash: {self.token.ca_hash} != {got}"
             )
@@ -119,8 +130,12 @@ class ValidatedServer:
             )
         self.ca_pem = bundle
 
-    def get(self, path: str, headers: dict | None = None, method: str = "GET", body=None) -> bytes:
+    def get(
+        self, path: str, headers: dict | None = None, method: str = "GET", body=None, timeout: float = TIMEOUT
+    ) -> bytes:
         ctx = context(self.ca_pem)
+        url = self.url + path
         if self.token.bootstrap:
-            return request(self.url + path, ctx, method, bearer=self.token.password, headers=headers, body=body)
-        return request(self.url + path, ctx, method, self.username, self.token.password, headers=headers, body=body)
+            return request(url, ctx, method, bearer=self.token.password, headers=headers, body=body, timeout=timeout)
+        user, password = self.username, self.token.password
+        return request(url, ctx, method, user, password, headers=headers, body=body, timeout=timeout)

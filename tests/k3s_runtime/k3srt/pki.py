@@ -9,6 +9,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import stat
 import time
 
 from cryptography import x509
@@ -55,9 +56,13 @@ def cert_pem(cert) -> bytes:
 
 
 def write_file(path: str, data: bytes, mode: int) -> None:
+    """Replace ``path`` atomically. Like Go's os.WriteFile, ``mode`` is only used for a new file: an existing file
+    keeps its mode (k3s writes certs/keys with certutil.WriteCert / keyutil.WriteKey, i.e. os.WriteFile)."""
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    if os.path.exists(path):
+        mode = stat.S_IMODE(os.stat(path).st_mode)
     tmp = f"{path}.tmp.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     os.chmod(tmp, mode)

@@ -8,7 +8,7 @@ import os
 import signal
 import threading
 
-from . import bootstrap, buildinfo, bundled, httpclient, nodeinfo, supervisor, tokens
+from . import bootstrap, buildinfo, bundled, goparse, httpclient, nodeinfo, supervisor, tokens
 from .httpsd import Listener
 from .kv import SqliteKV
 from .pki import ServerPKI
@@ -85,6 +85,11 @@ def validate(c: dict) -> None:
             nodeinfo.log(f"Unknown component {item} in --disable, ignoring", "warning")
     if c["server"] and not c["server"].startswith("https://"):
         raise Fatal(f"only https:// URLs are supported, invalid scheme: {c['server']}")
+    from .goparse import parse_duration
+
+    for name in ("etcd-snapshot-reconcile-interval", "etcd-s3-timeout"):
+        if parse_duration(str(c[name])) <= 0:
+            raise Fatal(f"{name} must be greater than 0s")
     if c["datastore-endpoint"]:
         raise Fatal("the k3s test runtime does not implement external datastores (--datastore-endpoint)")
     if os.geteuid() != 0 and not c["rootless"] and not c["disable-agent"]:
@@ -115,23 +120,22 @@ class Server:
         return os.path.join(self.ctx.server_dir, "cred", "passwd")
 
     def _passwords(self, joining: bool) -> tuple[str, str]:
-        token = tokens.read_token_value(self.config, "token")
+        """getServerPass/getNodePass (pkg/daemons/control/deps/deps.go) with passwd.EnsureUser's prefix rule. The
+        server token must normalize (cluster.Save -> util.NormalizeToken): a bootstrap-token-shaped --token is fatal.
+        Without --agent-token the node password is (re)set to the server password, as genUsers does every start."""
+        token = tokens.read_token_value(self.config, "token", self.log)
         existing = tokens.read_passwd(self._passwd_path())
         if token:
-            server_pw = tokens.normalize_server_token(token)
+            tokens.normalize_server_token(token)
+            server_pw = tokens.passwd_value(token, "server")
         elif "server" in existing:
             server_pw = existing["server"][0]
         elif joining:
             raise Fatal("token is required to join a cluster")
         else:
             server_pw = tokens.random_password()
-        agent_token = tokens.read_token_value(self.config, "agent-token")
-        if agent_token:
-            agent_pw = tokens.normalize_server_token(agent_token)
-        elif "node" in existing and existing["node"][0] != existing.get("server", ("",))[0]:
-            agent_pw = existing["node"][0]
-        else:
-            agent_pw = server_pw
+        agent_token = tokens.read_token_value(self.config, "agent-token", self.log)
+        agent_pw = tokens.passwd_value(agent_token, "node") if agent_token else tokens.node_password_for(server_pw)
         return server_pw, agent_pw
 
     def cacerts(self) -> bytes:
@@ -142,9 +146,7 @@ class Server:
 
     def _write_tokens(self) -> None:
         tokens.write_passwd(self._passwd_path(), self.ctx.server_password, self._agent_pw)
-        agent_set = bool(tokens.read_token_value(self.config, "agent-token")) or (
-            self._agent_pw != self.ctx.server_password
-        )
+        agent_set = bool(self.config["agent-token"] or self.config["agent-token-file"])
         tokens.write_token_files(
             self.ctx.server_dir, tokens.ca_hash(self.cacerts()), self.ctx.server_password, self._agent_pw, agent_set
         )
@@ -152,7 +154,7 @@ class Server:
     def rotate_token(self, new: str) -> None:
         new_pw = tokens.normalize_server_token(new) if new else tokens.random_password()
         old = self.ctx.server_password
-        if not tokens.read_token_value(self.config, "agent-token") and self._agent_pw == old:
+        if not (self.config["agent-token"] or self.config["agent-token-file"]) and self._agent_pw == old:
             self._agent_pw = new_pw
         self.ctx.server_password = new_pw
         self._write_tokens()
@@ -204,31 +206,35 @@ class Server:
             return [f"{self.ctx.node_ip}:{self.ctx.https_port}"]
         return sorted({v.decode() for _, v, _ in self.ctx.kv.list("/k3s/apiaddresses/")})
 
-    def check_node_password(self, node: str, password: str) -> None:
+    def check_node_password(self, node: str, password: str, identity=None) -> None:
+        """nodepassword.GetNodeAuthValidator: the name and password headers are required (400); a kubelet client
+        certificate must name the same node (400); the node's password secret is verified whenever it exists (403),
+        whether or not its Node does, and created otherwise (pkg/nodepassword/validate.go, nodepassword.go)."""
         from .kubeapi import inproc
 
+        if not node:
+            raise HTTPError(400, "BadRequest", "node name not set")
         if not password:
-            raise HTTPError(403, "Forbidden", "Node password rejected: missing k3s-Node-Password header")
+            raise HTTPError(400, "BadRequest", "node password not set")
+        node = node.lower()
+        user = identity.user if identity is not None else ""
+        if user.startswith("system:node:") and user[len("system:node:") :] != node:
+            raise HTTPError(400, "BadRequest", "header node name does not match auth node name")
         kv = self.ctx.kv
         name = f"{node}.node-password.k3s"
         secret = inproc.get(kv, "v1", "Secret", name, "kube-system")
-        known = inproc.get(kv, "v1", "Node", node) is not None
         want = nodeinfo.password_hash(password)
-        if secret and known:
-            stored = base64.b64decode(secret.get("data", {}).get("hash", "")).decode()
+        if secret is not None:
+            stored = base64.b64decode((secret.get("data") or {}).get("hash", "")).decode()
+            reason = "hash does not match" if stored else "password hash not found in node secret"
             if stored != want:
-                raise HTTPError(
-                    403,
-                    "Forbidden",
-                    f"Node password rejected, duplicate hostname or contents of '/etc/rancher/node/password' may "
-                    f"not match server node-passwd entry, try enabling a unique node name with the --with-node-id "
-                    f"flag (node {node})",
-                )
+                raise HTTPError(403, "Forbidden", f"unable to verify password for node {node}: {reason}")
             return
         doc = {
             "apiVersion": "v1",
             "kind": "Secret",
             "type": "k3s.cattle.io/node-password",
+            "immutable": True,
             "metadata": {"name": name, "namespace": "kube-system"},
             "data": {"hash": base64.b64encode(want.encode()).decode()},
         }
@@ -252,24 +258,36 @@ class Server:
         return "sqlite"
 
     def _join_prepare(self) -> None:
-        """Validate the token against the target, check critical config, fetch bootstrap data."""
+        """pkg/cluster/bootstrap.go: validate the token against the target as user server (shouldBootstrapLoad), then
+        compareConfig as user node with the agent token (else the token). A token or CA error in either is fatal;
+        only a failed GET of /v1-k3s/config skips the comparison. Then fetch the bootstrap data."""
         c = self.config
-        tok = tokens.parse(tokens.read_token_value(c, "token"))
         local_ca = None
         ca_path = os.path.join(self.ctx.tls_dir, "server-ca.crt")
         if os.path.exists(ca_path):
             with open(ca_path, "rb") as fh:
                 local_ca = fh.read()
-        target = httpclient.ValidatedServer(c["server"], tok, "server", self.log, local_ca)
-        agent_tok = tokens.read_token_value(c, "agent-token")
+        token = tokens.read_token_value(c, "token", self.log)
         try:
-            node_user = httpclient.ValidatedServer(
-                c["server"], tokens.parse(agent_tok) if agent_tok else tok, "node", self.log, target.ca_pem
-            )
-            remote = json.loads(node_user.get("/v1-k3s/config"))
-        except (httpclient.ClientError, ValueError) as exc:
+            target = httpclient.ValidatedServer(c["server"], tokens.parse(token), "server", self.log, local_ca)
+        except (tokens.TokenError, httpclient.ClientError) as exc:
+            raise Fatal(f"failed to validate token: {exc}") from None
+        agent_text = tokens.read_token_value(c, "agent-token", self.log) or token
+        try:
+            node_user = httpclient.ValidatedServer(c["server"], tokens.parse(agent_text), "node", self.log, local_ca)
+        except (tokens.TokenError, httpclient.ClientError) as exc:
+            raise Fatal(f"failed to validate server configuration: {exc}") from None
+        try:
+            raw = node_user.get("/v1-k3s/config")
+        except httpclient.ClientError as exc:
             self.log(f"Skipping cluster configuration validation: {exc}", "warning")
-            remote = None
+            raw = None
+        remote = None
+        if raw is not None:
+            try:
+                remote = json.loads(raw)
+            except ValueError as exc:
+                raise Fatal(f"failed to validate server configuration: {exc}") from None
         if remote is not None:
             mine = supervisor.control_config(self)
             bad = [flag for key, flag in CRITICAL.items() if key in remote and remote[key] != mine.get(key)]
@@ -351,14 +369,11 @@ class Server:
             f"    client-key-data: {b64('client-admin.key')}\n"
         )
         path = c["write-kubeconfig"]
-        mode = int(str(c["write-kubeconfig-mode"]), 8) if c["write-kubeconfig-mode"] else 0o600
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tokens.write_secret_file(path, text)
-        os.chmod(path, mode)
+        set_kubeconfig_mode(path, c["write-kubeconfig-mode"], self.log)
         if c["write-kubeconfig-group"]:
-            import grp
-
-            os.chown(path, -1, grp.getgrnam(c["write-kubeconfig-group"]).gr_gid)
+            set_kubeconfig_group(path, str(c["write-kubeconfig-group"]), self.log)
         default = nodeinfo.DEFAULT_KUBECONFIG
         if os.path.abspath(path) != default:
             os.makedirs(os.path.dirname(default), exist_ok=True)
@@ -400,8 +415,7 @@ class Server:
     def run(self) -> int:
         c = self.config
         self.log(f"Starting k3s {buildinfo.VERSION} ({buildinfo.COMMIT[:8]})")
-        os.makedirs(self.ctx.server_dir, mode=0o700, exist_ok=True)
-        os.chmod(self.ctx.server_dir, 0o700)
+        os.makedirs(self.ctx.server_dir, mode=0o700, exist_ok=True)  # like os.MkdirAll: an existing dir keeps its mode
         os.chdir(self.ctx.server_dir)
         if c["cluster-reset"]:
             return self._cluster_reset()
@@ -500,6 +514,32 @@ class Server:
 
         self.ctx.on_etcd_reset = on_reset
         return etcd.cluster_reset(self.ctx, restore or None)
+
+
+def set_kubeconfig_mode(path: str, raw, log) -> None:
+    """writeKubeConfig (pkg/server/server.go): chmod to --write-kubeconfig-mode parsed as octal (ParseInt base 8),
+    else 0600, on every start. A mode that does not parse is logged and the file is left as it is."""
+    if not raw:
+        os.chmod(path, 0o600)
+        return
+    text = str(raw)
+    try:
+        mode = goparse.parse_int_base(text, 8)
+    except goparse.GoParseError as exc:
+        log(f"Failed to set {path} to mode ----------: {exc}", "error")
+        return
+    os.chmod(path, mode & 0o7777)
+
+
+def set_kubeconfig_group(path: str, group: str, log) -> None:
+    """util.SetFileGroupForPath: a numeric gid or a group name; failures are logged, not fatal."""
+    import grp
+
+    try:
+        gid = int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
+        os.chown(path, -1, gid)
+    except (KeyError, OSError) as exc:
+        log(f"Failed to set {path} to group {group}: {exc}", "error")
 
 
 def gpu_labels(runtimes: dict, labels: dict, annotations: dict) -> None:

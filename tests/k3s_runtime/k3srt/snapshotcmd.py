@@ -5,15 +5,12 @@ run_snapshot_cli(argv, env): argv are the arguments after `etcd-snapshot`; env i
 
 from __future__ import annotations
 
-import base64
 import datetime
-import hashlib
 import json
 import os
-import ssl
 import sys
-import urllib.error
-import urllib.request
+
+from . import httpclient, tokens
 
 SUBCOMMANDS = {"save": "save", "delete": "delete", "ls": "list", "list": "list", "l": "list", "prune": "prune"}
 _S3_STRINGS = [
@@ -161,69 +158,33 @@ def load_config(path: str) -> dict:
 
 # -- talking to the server ----------------------------------------------------------------------------------
 def _read_token(opts: dict, data_dir: str) -> str:
+    """--etcd-token, else <data-dir>/server/token with trailing newlines removed (pkg/cli/etcdsnapshot)."""
     if opts.get("etcd-token"):
-        return str(opts["etcd-token"]).strip()
+        return str(opts["etcd-token"])
     path = os.path.join(data_dir, "server", "token")
     try:
         with open(path) as f:
-            return f.read().strip()
+            return f.read().rstrip("\n")
     except OSError as exc:
-        raise CLIError(f"failed to read token file {path}: {exc.strerror}") from exc
-
-
-def _parse_token(token: str) -> tuple[str, str]:
-    """(ca_hash, password) of a K10 token or a bare password."""
-    if not token:
-        raise CLIError("token must not be empty")
-    if not token.startswith("K10"):
-        return "", token
-    ca_hash, sep, creds = token[3:].partition("::")
-    if not sep:
-        return "", token
-    if ca_hash and len(ca_hash) != 64:
-        raise CLIError("invalid token CA hash length")
-    _user, sep, password = creds.partition(":")
-    if not sep or not password:
-        raise CLIError("invalid token format")
-    return ca_hash, password
-
-
-def _fetch_cacerts(server: str) -> bytes:
-    insecure = ssl.create_default_context()
-    insecure.check_hostname = False
-    insecure.verify_mode = ssl.CERT_NONE
-    with urllib.request.urlopen(server + "/cacerts", timeout=10, context=insecure) as resp:  # noqa: S310
-        return resp.read()
+        raise CLIError(f"open {path}: {exc.strerror.lower()}") from exc
 
 
 def post_snapshot(opts: dict, data_dir: str, body: dict):
-    server = str(opts.get("etcd-server") or DEFAULTS["etcd-server"]).rstrip("/")
-    if not server.startswith("https://"):
-        raise CLIError(f"only https:// URLs are supported, invalid scheme: {server}")
-    ca_hash, password = _parse_token(_read_token(opts, data_dir))
+    """clientaccess.ParseAndValidateToken(--etcd-server, token, WithUser("server")), then POST /db/snapshot: the
+    token parser, CA hash and CA validation are the runtime's one implementation (tokens, httpclient)."""
+    server = str(opts.get("etcd-server") or DEFAULTS["etcd-server"])
     try:
-        cacerts = _fetch_cacerts(server)
-    except (OSError, urllib.error.URLError) as exc:
-        raise CLIError(f"failed to get CA certs: {exc}") from exc
-    server_hash = hashlib.sha256(cacerts).hexdigest()
-    if ca_hash and ca_hash != server_hash:
-        raise CLIError(f"token CA hash does not match the Cluster CA certificate hash: {ca_hash} != {server_hash}")
-    context = ssl.create_default_context(cadata=cacerts.decode())
-    req = urllib.request.Request(server + "/db/snapshot", data=json.dumps(body).encode(), method="POST")
-    req.add_header("Content-Type", "application/json")
-    req.add_header("Authorization", "Basic " + base64.b64encode(f"server:{password}".encode()).decode())
+        target = httpclient.ValidatedServer(
+            server, tokens.parse(_read_token(opts, data_dir)), "server", lambda m, lv="info": log(lv, m)
+        )
+    except (tokens.TokenError, httpclient.ClientError) as exc:
+        raise CLIError(str(exc)) from exc
     try:
-        with urllib.request.urlopen(req, timeout=120, context=context) as resp:  # noqa: S310
-            return json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        try:
-            message = json.loads(raw).get("message") or raw.decode()
-        except ValueError:
-            message = raw.decode(errors="replace").strip()
-        raise CLIError(f"{message or exc.reason}; see server log for details") from exc
-    except (OSError, urllib.error.URLError) as exc:
-        raise CLIError(f"failed to reach {server}/db/snapshot: {exc}") from exc
+        headers = {"Content-Type": "application/json"}
+        raw = target.get("/db/snapshot", headers, "POST", json.dumps(body).encode(), timeout=120)
+    except httpclient.ClientError as exc:
+        raise CLIError(f"see server log for details: {exc}") from exc
+    return json.loads(raw or b"{}")
 
 
 # -- output -------------------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ NODE_CERTS = {"client-kubelet", "serving-kubelet", "client-kube-proxy", "client-
 
 
 def _need(req: Request, *groups: str) -> None:
-    if req.identity is None:
-        raise HTTPError(401, "Unauthorized", "Unauthorized")
+    if req.identity is None:  # k3s answers failed authentication with "not authorized" (pkg/server/auth/auth.go)
+        raise HTTPError(401, "Unauthorized", "not authorized")
     if not req.identity.in_any(*groups):
         raise HTTPError(403, "Forbidden", f"forbidden: user {req.identity.user!r} may not access {req.path}")
 
@@ -100,10 +100,11 @@ def _v1(srv, req: Request, name: str) -> Response:
     stem = name[:-4] if name.endswith(".crt") else name
     if stem in NODE_CERTS:
         node = req.headers.get("k3s-node-name", "")
-        if not node:
-            raise HTTPError(400, "BadRequest", "missing k3s-Node-Name header")
         if stem in ("client-kubelet", "serving-kubelet"):
-            srv.check_node_password(node, req.headers.get("k3s-node-password", ""))
+            srv.check_node_password(node, req.headers.get("k3s-node-password", ""), req.identity)
+            node = node.lower()
+        elif not node:
+            raise HTTPError(400, "BadRequest", "node name not set")
         ips = [i for i in req.headers.get("k3s-node-ip", "").split(",") if i]
         return Response(200, srv.pki.node_cert(stem, node, ips), "text/plain")
     raise HTTPError(404, "NotFound", "not found")

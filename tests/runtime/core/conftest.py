@@ -1,10 +1,12 @@
-"""Local contract tests of the runtime core: real `k3s server` / `k3s agent` processes from the source tree on
-loopback addresses, with K3SRT_ETC_DIR keeping /etc/rancher untouched (a test-runtime-only switch)."""
+"""Local contract tests of the runtime core: real `k3s server` / `k3s agent` processes on loopback addresses.
+
+The processes are the stand-in from the source tree (K3SRT_ETC_DIR keeps /etc/rancher untouched, a stand-in-only
+switch), or the executable named by EDGEFLEET_K3S_BIN (tests/runtime/k3sbin.py; then run as root on a disposable
+host: a real k3s writes /etc/rancher/node and /etc/rancher/k3s)."""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,16 +14,12 @@ import time
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-RUNTIME = os.path.abspath(os.path.join(HERE, "..", "..", "k3s_runtime"))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+import k3sbin  # noqa: E402
+from core_helpers import RUNTIME, TOKEN, free_port, kubeconfig_line  # noqa: E402, F401 - shared with the tests
+
 sys.path.insert(0, RUNTIME)
-
-TOKEN = "core-contract-token-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Node:
@@ -47,10 +45,15 @@ class Node:
         self.command = command
         self.proc = None
 
-    def start(self, *args: str):
+    @property
+    def node_password_path(self):
+        """Where this node's /etc/rancher/node/password is (the stand-in honours K3SRT_ETC_DIR, k3s does not)."""
+        return "/etc/rancher/node/password" if k3sbin.is_real() else str(self.etc / "node" / "password")
+
+    def start(self, *args: str, binary: list[str] | None = None):
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "k3srt", self.command, "--data-dir", str(self.data), *args],
+            [*(binary or k3sbin.command()), self.command, "--data-dir", str(self.data), *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
@@ -62,10 +65,13 @@ class Node:
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
-    def wait_log(self, text: str, timeout: float = 30.0) -> None:
+    def count(self, text: str) -> int:
+        return self.log().count(text)
+
+    def wait_log(self, text: str, timeout: float = 30.0, times: int = 1) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if text in self.log():
+            if self.count(text) >= times:
                 return
             if self.proc and self.proc.poll() is not None:
                 raise AssertionError(f"{self.command} exited {self.proc.returncode}:\n{self.log()}")
@@ -80,6 +86,11 @@ class Node:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+@pytest.fixture(autouse=True)
+def _standin_only(request):
+    k3sbin.skip_standin(request)
 
 
 @pytest.fixture
@@ -99,7 +110,9 @@ def nodes(tmp_path):
 @pytest.fixture
 def server(nodes):
     port = free_port()
-    node = nodes("s1", "server", f'token: "{TOKEN}"\nnode-name: s1\nnode-ip: 127.0.0.1\nhttps-listen-port: {port}\n')
+    config = f'token: "{TOKEN}"\nnode-name: s1\nnode-ip: 127.0.0.1\nhttps-listen-port: {port}\n'
+    node = nodes("s1", "server", config)
+    node.config.write_text(config + kubeconfig_line(node.etc))
     node.port = port
     node.url = f"https://127.0.0.1:{port}"
     node.start().wait_log("k3s is up and running")

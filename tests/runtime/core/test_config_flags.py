@@ -49,9 +49,9 @@ def test_precedence_cli_over_file_over_env(tmp_path):
 
 def test_server_drops_unknown_keys_with_warning(tmp_path, capsys):
     cfg = tmp_path / "config.yaml"
-    write(cfg, "not-a-flag: 1\nnode-name: n\n")
+    write(cfg, "not-a-flag: 1\nnode-name: node-1\n")
     values, _ = cli.resolve("server", [], {"K3S_CONFIG_FILE": str(cfg)})
-    assert values["node-name"] == "n"
+    assert values["node-name"] == "node-1"
     assert "Unknown flag --not-a-flag found in config.yaml, skipping" in capsys.readouterr().err
 
 

@@ -1,4 +1,5 @@
-"""A real `k3s server` (sqlite) and `k3s agent` from the source tree: files, tokens, endpoints, real kubectl."""
+"""A `k3s server` (sqlite) and `k3s agent` process (the stand-in, or EDGEFLEET_K3S_BIN): files, tokens,
+endpoints, real kubectl."""
 
 from __future__ import annotations
 
@@ -6,17 +7,15 @@ import base64
 import hashlib
 import json
 import os
-import shutil
 import ssl
 import stat
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 
-import pytest
-from conftest import RUNTIME, TOKEN, free_port
+import k3sbin
+from core_helpers import RUNTIME, TOKEN, free_port
 
 
 def fetch(url: str, auth: tuple[str, str] | None = None, method: str = "GET"):
@@ -44,8 +43,9 @@ def test_server_files_tokens_and_modes(server):
     assert mode(sdir / "token") == 0o600
     ca = (sdir / "tls" / "server-ca.crt").read_bytes()
     assert token == f"K10{hashlib.sha256(ca).hexdigest()}::server:{TOKEN}\n"
-    assert os.readlink(sdir / "node-token") == "token"
-    assert os.readlink(sdir / "agent-token") == "token"
+    # printTokens (pkg/server/server.go) links both to filepath.Join(<absolute data dir>/server, "token")
+    assert os.readlink(sdir / "node-token") == str(sdir / "token")
+    assert os.readlink(sdir / "agent-token") == str(sdir / "token")
     passwd = (sdir / "cred" / "passwd").read_text()
     assert f"{TOKEN},server,server,k3s:server" in passwd
     assert mode(sdir / "cred" / "passwd") == 0o600
@@ -77,14 +77,11 @@ def test_supervisor_endpoints_and_auth(server):
     assert fetch(server.url + "/v1-k3s/server-bootstrap", ("server", TOKEN))[0] == 400
 
 
-needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="no kubectl on this machine")
-
-
-@needs_kubectl
 def test_real_kubectl_sees_ready_node_and_runtimeclasses(server):
+    kubectl = k3sbin.tool_or_fail("kubectl", "the kubectl contract needs a real kubectl")
     env = {**os.environ, "KUBECONFIG": str(server.etc / "k3s" / "k3s.yaml")}
     out = subprocess.run(
-        ["kubectl", "get", "nodes", "-o", "json"], env=env, capture_output=True, text=True, check=True
+        [kubectl, "get", "nodes", "-o", "json"], env=env, capture_output=True, text=True, check=True
     ).stdout
     (node,) = json.loads(out)["items"]
     assert node["metadata"]["name"] == "s1"
@@ -92,7 +89,7 @@ def test_real_kubectl_sees_ready_node_and_runtimeclasses(server):
     assert ready == ["True"]
     assert node["metadata"]["labels"]["node-role.kubernetes.io/control-plane"] == "true"
     names = subprocess.run(
-        ["kubectl", "get", "runtimeclass", "-o", "name"], env=env, capture_output=True, text=True, check=True
+        [kubectl, "get", "runtimeclass", "-o", "name"], env=env, capture_output=True, text=True, check=True
     ).stdout.split()
     assert "runtimeclass.node.k8s.io/nvidia" in names and "runtimeclass.node.k8s.io/nvidia-cdi" not in names
 
@@ -112,7 +109,7 @@ def test_agent_joins_with_full_token(nodes, server):
     agent.wait_log("k3s agent is up and running")
     adir = agent.data / "agent"
     assert mode(adir) == 0o700 and mode(adir / "client-kubelet.key") == 0o600
-    assert mode(agent.etc / "node" / "password") == 0o600
+    assert mode(agent.node_password_path) == 0o600
     assert (adir / "etc" / "containerd" / "config.toml").exists()
     status, body = fetch(server.url + "/api/v1/nodes/a1")
     assert status == 401  # anonymous is refused even after the join
@@ -158,7 +155,7 @@ def test_token_rotate_changes_the_token(server):
     new = "rotated-token-0123456789abcdef"
     env = {**server.env, "K3S_TOKEN": TOKEN}
     proc = subprocess.run(
-        [sys.executable, "-m", "k3srt", "token", "rotate", "--server", server.url, "--new-token", new],
+        [*k3sbin.command(), "token", "rotate", "--server", server.url, "--new-token", new],
         env=env, cwd=RUNTIME, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

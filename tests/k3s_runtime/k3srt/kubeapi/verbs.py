@@ -305,6 +305,10 @@ class Verbs:
 
     def _node_deleted(self, node: dict) -> None:
         name = node["metadata"]["name"]
+        # k3s's node-password controller makes the Node the owner of its password secret, so the garbage collector
+        # removes the secret with the Node (pkg/nodepassword/controller.go onChangeNode).
+        with contextlib.suppress(HTTPError):
+            self.store.delete(resources.get("secrets"), "kube-system", f"{name}.node-password.k3s")
         for pod in self.store.list(PODS):
             if (pod.get("spec") or {}).get("nodeName") == name:
                 with contextlib.suppress(HTTPError):
