@@ -108,7 +108,7 @@ def render_v3(p: StockParams) -> str:
             "[%s]" % images,
             [
                 _kv("snapshotter", toml_str(p.snapshotter)),
-                _kv("disable_snapshot_annotations", toml_bool(p.snapshotter != "stargz")),
+                _kv("disable_snapshot_annotations", toml_bool(p.snapshotter not in ("stargz", "nix"))),
                 _kv("use_local_image_pull", "true"),
             ],
         ),
@@ -146,7 +146,7 @@ def render_v2(p: StockParams) -> str:
     ]
     containerd = [
         _kv("snapshotter", toml_str(p.snapshotter)),
-        _kv("disable_snapshot_annotations", toml_bool(p.snapshotter != "stargz")),
+        _kv("disable_snapshot_annotations", toml_bool(p.snapshotter not in ("stargz", "nix"))),
     ]
     if p.default_runtime:
         containerd.append(_kv("default_runtime_name", toml_str(p.default_runtime)))
@@ -174,9 +174,11 @@ def render_v2(p: StockParams) -> str:
     tables += [
         ("[%s.containerd.runtimes.runc]" % cri, [_kv("runtime_type", '"io.containerd.runc.v2"')]),
         ("[%s.containerd.runtimes.runc.options]" % cri, [_kv("SystemdCgroup", toml_bool(p.systemd_cgroup))]),
+        ("[%s.containerd.runtimes.runhcs-wcow-process]" % cri, [_kv("runtime_type", '"io.containerd.runhcs.v1"')]),
     ]
-    tables += _runtime_tables(cri, '"', p)
     tables.append(("[%s.registry]" % cri, [_kv("config_path", toml_str(os.path.join(p.etc, "certs.d")))]))
     for host, auth in p.auths:
         tables.append(('[%s.registry.configs."%s".auth]' % (cri, host), _auth_lines(auth)))
+    # ContainerdConfigTemplate (pkg/agent/templates/templates.go) ranges over ExtraRuntimes after the registry.
+    tables += _runtime_tables(cri, '"', p)
     return _join(preamble, tables)

@@ -5,8 +5,16 @@ import pytest
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.join(_REPO, "tests", "k3s_runtime"))
+sys.path.insert(0, os.path.join(_REPO, "tests", "runtime"))
 
+import k3sbin  # noqa: E402
 from k3srt import containerd  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _standin_only(request):
+    k3sbin.skip_standin(request)
+
 
 _ORIGINAL_SEARCH_PREFIX = containerd.SEARCH_PREFIX
 

@@ -35,13 +35,13 @@ def start_server(nodes, name="s1", extra="", data_setup=None):
     return node.start()
 
 
-def start_agent(nodes, server, name, token_text, extra="", url=None):
+def start_agent(nodes, server, name, token_text, extra="", url=None, binary=None):
     agent = nodes(name, "agent", f"server: {url or server.url}\nnode-name: {name}\nnode-ip: 127.0.0.1\n{extra}")
     token_file = agent.root / "token"
     token_file.write_text(token_text)
     os.chmod(token_file, 0o600)
     agent.env["K3S_TOKEN_FILE"] = str(token_file)
-    return agent.start()
+    return agent.start(binary=binary)
 
 
 def server_token(server) -> str:

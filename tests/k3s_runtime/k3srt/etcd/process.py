@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import signal
 import subprocess
@@ -21,9 +22,14 @@ except OSError:  # pragma: no cover
     _libc = None
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def _die_with_parent(parent: int) -> None:  # runs in the child between fork and exec
+    """k3s runs etcd inside its own process (pkg/executor/embed/etcd/etcd.go), so etcd dies the instant k3s does,
+    kill -9 included: the child gets SIGKILL when the thread that spawned it (the long-lived supervisor thread, which
+    dies with the process) goes away, and also if that already happened between fork and prctl."""
     if _libc is not None:
-        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def _etcd_arg_overrides(ctx) -> list[tuple[str, str]]:
@@ -119,7 +125,7 @@ class EtcdProcess:
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=self.ctx.server_dir,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509
+                preexec_fn=functools.partial(_die_with_parent, os.getpid()),  # noqa: PLW1509
             )
         finally:
             log.close()

@@ -96,7 +96,8 @@ def test_snapshot_method_and_not_started(make_node):
 
 
 def test_snapshots_recorded_as_objects(make_node):
-    inproc = pytest.importorskip("k3srt.kubeapi.inproc")
+    from k3srt.kubeapi import inproc
+
     node = make_node("alpha")
     kv = node.start("new")  # harness sets ctx.kv like core does
     name = post(node.ctx, {"operation": "save", "name": ["on-demand"], "retention": 0})["created"][0]

@@ -1,0 +1,76 @@
+"""etcd dies with the process that runs it, the way k3s's in-process etcd does (kill -9 included).
+
+In-process harness of the stand-in's k3srt.etcd (hence `standin`); the same contract on a whole `k3s server` is in
+tests/runtime/core/test_etcd_lifetime_contract.py."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {here!r})
+    from certs import ClusterPKI
+    from harness import Node
+    node = Node({root!r}, "k9", ClusterPKI())
+    node.start("new")
+    print(node.pid(), node.ctx.etcd_client_port, flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for a reaper counts as dead)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_kill_9_of_the_parent_takes_etcd_down(tmp_path):
+    """k3s embeds etcd (pkg/executor/embed/etcd/etcd.go runs embed.StartEtcd in the k3s process): SIGKILL of k3s
+    ends etcd at the same moment, nothing keeps serving the client port and no etcd process is left for systemd
+    to report as "remains running after unit stopped"."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD.format(here=HERE, root=str(tmp_path))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = child.stdout.readline()
+        assert line, "the child did not start etcd"
+        etcd_pid, port = (int(x) for x in line.split())
+        assert alive(etcd_pid) and port_open(port)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        deadline = time.monotonic() + 2.0
+        while alive(etcd_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(etcd_pid), "etcd outlived the process that started it"
+        assert not port_open(port)
+        # killed, not asked to stop: etcd had no chance to log a graceful shutdown (as with an in-process etcd)
+        log = (tmp_path / "k9" / "server" / "db" / "etcd.log").read_text()
+        assert "shutting down" not in log.lower(), log[-2000:]
+    finally:
+        if child.poll() is None:
+            child.kill()
+        if "etcd_pid" in locals() and alive(etcd_pid):
+            os.kill(etcd_pid, signal.SIGKILL)
