@@ -56,7 +56,15 @@ MSG_NO_HASH = (
 
 
 class TokenError(Exception):
-    """A token or CA problem, with a message worded like k3s's."""
+    """A token or CA problem, with a message worded like k3s's.
+
+    ``reason`` tells callers what kind of problem it is: ``unreachable`` (the server could not be asked, so an
+    existing token may still be right), ``missing`` (no token file) or ``invalid`` (the token or the CA is wrong).
+    """
+
+    def __init__(self, message, reason="invalid"):
+        super().__init__(message)
+        self.reason = reason
 
 
 class Token:
@@ -305,7 +313,7 @@ def fetch_and_verify_cacerts(server_url, token_hash="", timeout=HTTP_TIMEOUT, ch
     try:
         bundle = _read(opener(url, method="GET", timeout=timeout, validate_certs=False))
     except Exception as exc:  # noqa: BLE001 - network errors become one clear message
-        raise TokenError("failed to get CA certs from %s: %s" % (url, exc)) from exc
+        raise TokenError("failed to get CA certs from %s: %s" % (url, exc), reason="unreachable") from exc
 
     tmpdir = tempfile.mkdtemp(prefix="k3s-cacerts-")
     try:

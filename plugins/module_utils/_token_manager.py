@@ -46,7 +46,9 @@ class TokenManager:
             with open(path, "rb") as handle:
                 text = handle.read().decode("utf-8")
         except FileNotFoundError as exc:
-            raise TokenError("token file %s does not exist (has k3s server started on this host?)" % path) from exc
+            raise TokenError(
+                "token file %s does not exist (has k3s server started on this host?)" % path, reason="missing"
+            ) from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise TokenError("cannot read token file %s: %s" % (path, exc)) from exc
         return text.strip(), path

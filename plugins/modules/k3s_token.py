@@ -74,9 +74,9 @@ notes:
     This needs the Python C(cryptography) library on the target. Without it, the module hashes the raw bytes.
     k3s also hashes the raw bytes when the chain does not verify.
 extends_documentation_fragment:
-  - edgefleet.k3s.attributes
-  - edgefleet.k3s.attributes.READ_ONLY
-  - edgefleet.k3s.attributes.ACTION_GROUP
+  - edgefleet.k3s._attributes
+  - edgefleet.k3s._attributes.READ_ONLY
+  - edgefleet.k3s._attributes.ACTION_GROUP
 seealso:
   - name: k3s token documentation
     description: Token formats, and how joining nodes validate the cluster CA.
@@ -174,6 +174,15 @@ ca_verified:
   returned: success
   type: bool
   sample: true
+reason:
+  description:
+    - Only on failure, what kind of failure it is. V(unreachable) means the server could not be asked, so a token
+      kept earlier may still be right. V(missing) means the token file does not exist. V(invalid) means the token
+      or the CA is wrong, for example a CA hash that does not match the cluster.
+  returned: failure
+  type: str
+  choices: [unreachable, missing, invalid]
+  sample: unreachable
 ca_trusted_by_host:
   description: Whether the host CA bundle already trusts the served CA. If so, k3s skips the hash check.
   returned: success
@@ -204,7 +213,7 @@ def main():
     try:
         result = TokenManager(module.params, warn=module.warn).run()
     except TokenError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc), reason=exc.reason)
     module.exit_json(**result)
 
 

@@ -45,3 +45,14 @@ attributes:
     membership:
       - edgefleet.k3s.k3s
 """
+
+    # The module belongs to the edgefleet.k3s.k3s_api action group (modules that read the cluster's API).
+    API_GROUP = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/edgefleet.k3s.k3s_api) in C(module_defaults) to set O(kubeconfig) or O(timeout) once.
+    support: full
+    membership:
+      - edgefleet.k3s.k3s_api
+"""

@@ -1,0 +1,66 @@
+# Copyright (c) edgefleet.k3s contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters behind the node flow's decisions (the logic lives in module_utils/_plan.py, unit-tested there)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.edgefleet.k3s.plugins.module_utils._plan import PlanError, server_plan, token_choice
+
+
+def _probe_row(name, probe):
+    """A server's row for server_plan() from its edgefleet.k3s.k3s_node_info result (None: not probed)."""
+    if not isinstance(probe, dict) or probe.get("failed") or "node" not in probe:
+        return {"name": name, "probed": False}
+    node = probe["node"]
+    return {
+        "name": name,
+        "probed": True,
+        "etcd_data": bool(node.get("etcd_data")),
+        "config_joins": bool(node.get("config_joins")),
+        "running": bool((probe.get("service") or {}).get("running")),
+        "agent_token_file": bool(node.get("agent_token_file")),
+    }
+
+
+def k3s_server_plan(hostvars, servers, datastore, others=None, fact="__k3s_node"):
+    """Plan the servers from their probes (see _plan.server_plan).
+
+    A server of this play has its probe in ``hostvars[<server>][fact]``; ``others`` is the registered loop result of
+    the same probe delegated to the servers outside the play (``--limit``).
+    """
+    outside = {}
+    for result in (others or {}).get("results") or []:
+        if isinstance(result, dict) and "item" in result and not result.get("skipped"):
+            outside[result["item"]] = result
+    rows = []
+    for name in servers:
+        probe = outside.get(name)
+        if probe is None and name in hostvars:
+            probe = hostvars[name].get(fact)
+        rows.append(_probe_row(name, probe))
+    try:
+        return server_plan(rows, datastore)
+    except PlanError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
+def k3s_token_choice(read, configured, has_file, node, check_mode=False, username=None):
+    """The token a node writes (see _plan.token_choice)."""
+    try:
+        return token_choice(
+            read if isinstance(read, dict) else None,
+            configured or "",
+            bool(has_file),
+            node,
+            check_mode=bool(check_mode),
+            username=username or None,
+        )
+    except PlanError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
+class FilterModule:
+    def filters(self):
+        return {"k3s_server_plan": k3s_server_plan, "k3s_token_choice": k3s_token_choice}
