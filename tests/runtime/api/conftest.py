@@ -1,52 +1,56 @@
 """Fixtures for the KubeAPI tests: a SqliteKV-backed KubeAPI, an HTTPS front with client certificates, and the
-real kubectl (``$KUBECTL``, else the Debian 1.20 client extracted to /tmp/kubectl120, else ``kubectl`` on PATH)."""
+real kubectl (``$KUBECTL``, else the Debian 1.20 client extracted to /tmp/kubectl120, else ``kubectl`` on PATH).
+
+With EDGEFLEET_K3S_BIN set, ``client`` and ``kubectl`` talk to a `k3s server` started from that binary instead;
+the fixtures of the stand-in's internals (``kv``, ``ctx``, ``api``, ``https``, ``kubectl_as``) then skip, and the
+tests that use them say ``standin`` in their names (tests/runtime/k3sbin.py)."""
 
 from __future__ import annotations
 
-import functools
-import os
-import shutil
-import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1] / "k3s_runtime"))
 sys.path.insert(0, str(HERE))
 
+from api_fixtures import (  # noqa: E402
+    Client,
+    Kubectl,
+    RealServer,
+    RemoteClient,
+    _version_id,
+    k3sbin,
+    kubectl_binaries,
+    make_ctx,
+)
 from api_harness import PKI, HTTPSFront, write_kubeconfig  # noqa: E402
 from k3srt.kubeapi import KubeAPI  # noqa: E402
 from k3srt.kv import SqliteKV  # noqa: E402
-from k3srt.web import Identity, Request  # noqa: E402
-
-VERSION = "v1.36.1+k3s1"
-ADMIN = Identity("system:admin", ("system:masters",))
 
 
-def make_ctx(tmp_path, kv):
-    logs = []
-    ctx = types.SimpleNamespace(
-        data_dir=str(tmp_path),
-        server_dir=str(tmp_path / "server"),
-        node_name="server-1",
-        node_ip="10.0.0.20",
-        https_port=6443,
-        config={},
-        version=VERSION,
-        kv=kv,
-        logs=logs,
-        deleted_nodes=[],
-    )
-    ctx.log = lambda msg, level="info": logs.append((level, msg))
-    ctx.on_node_deleted = ctx.deleted_nodes.append
-    return ctx
+@pytest.fixture(autouse=True)
+def _standin_only(request):
+    k3sbin.skip_standin(request)
+
+
+def _standin_fixture(name: str) -> None:
+    if k3sbin.is_real():
+        pytest.skip(f"uses the stand-in's in-process {name}: {k3sbin.STANDIN_REASON}")
+
+
+@pytest.fixture
+def real_server(tmp_path):
+    """A fresh server per test (the in-process tests each start from an empty datastore too)."""
+    server = RealServer(tmp_path / "k3s-api")
+    yield server
+    server.stop()
 
 
 @pytest.fixture
 def kv(tmp_path):
+    _standin_fixture("datastore")
     store = SqliteKV(str(tmp_path / "state.db"))
     yield store
     store.close()
@@ -65,49 +69,11 @@ def api(ctx):
     kube.stop_controllers()
 
 
-class Client:
-    """Calls KubeAPI.handle directly, as a given identity."""
-
-    def __init__(self, api, identity=ADMIN):
-        self.api = api
-        self.identity = identity
-
-    def __call__(self, method, path, body=None, query=None, ctype="application/json", accept="application/json"):
-        import json
-
-        data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else b"")
-        req = Request(
-            method=method,
-            path=path,
-            query={k: [v] for k, v in (query or {}).items()},
-            headers={"content-type": ctype, "accept": accept},
-            body=data,
-            identity=self.identity,
-            remote_addr="127.0.0.1",
-        )
-        resp = self.api.handle(req)
-        if hasattr(resp.body, "__next__"):
-            return resp.status, resp.body
-        raw, _ctype = resp.encode()
-        try:
-            return resp.status, json.loads(raw)
-        except ValueError:
-            return resp.status, raw.decode()
-
-
 @pytest.fixture
-def client(api):
-    return Client(api)
-
-
-@functools.lru_cache(maxsize=None)
-def kubectl_binaries() -> tuple[str, ...]:
-    """$KUBECTL, the lab's Debian 1.20 client extracted to /tmp/kubectl120, ``kubectl`` on PATH (deduplicated)."""
-    found = []
-    for candidate in (os.environ.get("KUBECTL"), "/tmp/kubectl120/root/usr/bin/kubectl", shutil.which("kubectl")):
-        if candidate and os.access(candidate, os.X_OK) and os.path.realpath(candidate) not in found:
-            found.append(os.path.realpath(candidate))
-    return tuple(found)
+def client(request):
+    if k3sbin.is_real():
+        return RemoteClient(request.getfixturevalue("real_server").kubeconfig)
+    return Client(request.getfixturevalue("api"))
 
 
 def pytest_generate_tests(metafunc):
@@ -118,38 +84,9 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("kubectl_binary", list(binaries), ids=[_version_id(b) for b in binaries])
 
 
-@functools.lru_cache(maxsize=None)
-def _version_id(binary: str) -> str:
-    out = subprocess.run([binary, "version", "--client", "--short"], capture_output=True, text=True, timeout=30)
-    text = out.stdout or subprocess.run([binary, "version", "--client"], capture_output=True, text=True).stdout
-    for word in text.replace('"', " ").replace(",", " ").split():
-        if word.startswith("v1."):
-            return "kubectl-" + word.split("-")[0]
-    return os.path.basename(binary)
-
-
-class Kubectl:
-    def __init__(self, binary, kubeconfig):
-        self.binary = binary
-        self.kubeconfig = kubeconfig
-
-    def __call__(self, *args, check=True, stdin=None, timeout=60):
-        env = dict(os.environ, KUBECONFIG=self.kubeconfig, HOME=str(Path(self.kubeconfig).parent))
-        proc = subprocess.run(
-            [self.binary, "--request-timeout=20s", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            input=stdin,
-            timeout=timeout,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-        return proc
-
-
 @pytest.fixture
 def https(tmp_path, api):
+    _standin_fixture("HTTPS front")
     pki = PKI(str(tmp_path))
     front = HTTPSFront(api, pki).start()
     front.pki = pki
@@ -158,8 +95,11 @@ def https(tmp_path, api):
 
 
 @pytest.fixture
-def kubectl(tmp_path, https, kubectl_binary):
+def kubectl(request, tmp_path, kubectl_binary):
     """The real kubectl as the admin (CN=system:admin, O=system:masters)."""
+    if k3sbin.is_real():
+        return Kubectl(kubectl_binary, request.getfixturevalue("real_server").kubeconfig)
+    https = request.getfixturevalue("https")
     cert, key = https.pki.issue("admin", "system:admin", ("system:masters",))
     path = str(tmp_path / "kubeconfig")
     write_kubeconfig(path, https.url, https.pki, cert, key)

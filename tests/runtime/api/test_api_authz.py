@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Client
+from api_fixtures import Client
 from k3srt.kubeapi import nodes
 from k3srt.web import Identity
 
 NODE = Identity("system:node:n1", ("system:nodes",))
 
 
-def test_anonymous_is_unauthorized(api):
+def test_standin_anonymous_is_unauthorized(api):
     for path in ("/api/v1/nodes", "/version", "/api"):
         status, body = Client(api, None)("GET", path)
         assert status == 401 and body["reason"] == "Unauthorized" and body["kind"] == "Status"
@@ -24,14 +24,14 @@ def test_anonymous_is_unauthorized(api):
         Identity("server", ("k3s:server",)),
     ],
 )
-def test_non_kubernetes_identities_are_forbidden(api, identity):
+def test_standin_non_kubernetes_identities_are_forbidden(api, identity):
     anyone = Client(api, identity)
     for path in ("/api/v1/nodes", "/version", "/apis"):
         status, body = anyone("GET", path)
         assert status == 403 and body["reason"] == "Forbidden"
 
 
-def test_node_identity_is_limited_to_its_own_node(api, client):
+def test_standin_node_identity_is_limited_to_its_own_node(api, client):
     api.ensure_node("n1", "10.0.0.1")
     api.ensure_node("n2", "10.0.0.2")
     kubelet = Client(api, NODE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import make_ctx  # imported at collection time: several test dirs have a conftest
+from api_fixtures import make_ctx  # imported at collection time: several test dirs have a conftest
 
 CM = "/api/v1/namespaces/default/configmaps"
 
@@ -27,7 +27,7 @@ def test_default_namespaces_exist(client):
     assert all(i["status"]["phase"] == "Active" for i in body["items"])
 
 
-def test_objects_live_in_the_kv_under_registry_keys(client, kv):
+def test_standin_objects_live_in_the_kv_under_registry_keys(client, kv):
     status, created = client("POST", CM, cm("a", data={"k": "v"}))
     assert status == 201
     value, rev = kv.get("/registry/configmaps/default/a")
@@ -121,7 +121,7 @@ def test_field_selectors(client):
     assert [i["metadata"]["name"] for i in body["items"]] == ["p1"]
 
 
-def test_list_shape_and_resource_version(client, kv):
+def test_standin_list_shape_and_resource_version(client, kv):
     client("POST", CM, cm("a"))
     status, body = client("GET", CM)
     assert status == 200 and body["kind"] == "ConfigMapList" and body["apiVersion"] == "v1"
@@ -153,7 +153,7 @@ def test_eviction_deletes_the_pod(client):
     assert client("POST", "/api/v1/namespaces/default/pods/p/eviction", eviction)[0] == 404
 
 
-def test_namespace_delete_removes_its_objects_and_protects_system_namespaces(api, client, kv):
+def test_standin_namespace_delete_removes_its_objects_and_protects_system_namespaces(api, client, kv):
     client("POST", "/api/v1/namespaces", {"metadata": {"name": "tmp"}})
     client("POST", "/api/v1/namespaces/tmp/configmaps", cm("a"))
     status, ns = client("DELETE", "/api/v1/namespaces/tmp")
@@ -172,7 +172,7 @@ def test_services_get_a_cluster_ip(client):
     assert body["spec"]["type"] == "ClusterIP" and body["spec"]["clusterIP"].startswith("10.43.")
 
 
-def test_events_are_accepted_and_not_stored(client, kv):
+def test_standin_events_are_accepted_and_not_stored(client, kv):
     event = {"metadata": {"name": "e1"}, "reason": "Started"}
     assert client("POST", "/api/v1/namespaces/default/events", event)[0] == 201
     assert kv.list("/registry/events/") == []
@@ -206,14 +206,14 @@ def test_discovery_documents(client):
         assert client("GET", path) == (200, "ok")
 
 
-def test_openapi_v2_protobuf_and_json(api, client):
+def test_standin_openapi_v2_protobuf_and_json(api, client):
     status, doc = client("GET", "/openapi/v2")
     assert status == 200 and doc["swagger"] == "2.0"
     status, raw = client("GET", "/openapi/v2", accept="application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
     assert status == 200 and "2.0" in raw and "Kubernetes" in raw
 
 
-def test_table_output(client, api):
+def test_standin_table_output(client, api):
     api.ensure_node("n1", "10.1.0.5", roles=["control-plane", "etcd"])
     accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
     _, table = client("GET", "/api/v1/nodes", accept=accept)
@@ -234,7 +234,7 @@ def test_table_output(client, api):
     assert leases["rows"] == []
 
 
-def test_concurrent_writers_through_two_kv_connections_lose_no_update(tmp_path, kv, client):
+def test_standin_concurrent_writers_through_two_kv_connections_lose_no_update(tmp_path, kv, client):
     """Two servers = two KV connections on one datastore: CAS retries make every increment count."""
     import threading
 

@@ -24,7 +24,7 @@ def _addon(client, name):
     return client("GET", f"/apis/k3s.cattle.io/v1/namespaces/kube-system/addons/{name}")
 
 
-def test_deploy_creates_objects_and_addons(api, client, tmp_path):
+def test_standin_deploy_creates_objects_and_addons(api, client, tmp_path):
     mdir = tmp_path / "manifests"
     (mdir / "sub").mkdir(parents=True)
     (mdir / "runtimes.yaml").write_text(RUNTIMES)
@@ -50,7 +50,7 @@ def test_deploy_creates_objects_and_addons(api, client, tmp_path):
     assert _addon(client, "skipped")[0] == 404
 
 
-def test_unchanged_files_are_not_reapplied_and_changes_are(api, client, tmp_path):
+def test_standin_unchanged_files_are_not_reapplied_and_changes_are(api, client, tmp_path):
     mdir = tmp_path / "manifests"
     mdir.mkdir()
     path = mdir / "runtimes.yaml"
@@ -68,7 +68,7 @@ def test_unchanged_files_are_not_reapplied_and_changes_are(api, client, tmp_path
     assert _addon(client, "runtimes")[1]["spec"]["checksum"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_bad_files_and_unknown_kinds_are_logged_not_fatal(api, ctx, client, tmp_path):
+def test_standin_bad_files_and_unknown_kinds_are_logged_not_fatal(api, ctx, client, tmp_path):
     mdir = tmp_path / "manifests"
     mdir.mkdir()
     (mdir / "broken.yaml").write_text("a: [unclosed\n")
@@ -79,7 +79,7 @@ def test_bad_files_and_unknown_kinds_are_logged_not_fatal(api, ctx, client, tmp_
     assert levels == ["error", "warning"]
 
 
-def test_controllers_rescan_the_directory(api, client, tmp_path):
+def test_standin_controllers_rescan_the_directory(api, client, tmp_path):
     mdir = tmp_path / "manifests"
     mdir.mkdir()
     api.deploy_manifests(str(mdir))
@@ -92,7 +92,7 @@ def test_controllers_rescan_the_directory(api, client, tmp_path):
     assert client("GET", "/api/v1/namespaces/kube-system/configmaps/late")[0] == 200
 
 
-def test_remove_addon_deletes_its_objects(api, client, tmp_path):
+def test_standin_remove_addon_deletes_its_objects(api, client, tmp_path):
     mdir = tmp_path / "manifests"
     mdir.mkdir()
     (mdir / "runtimes.yaml").write_text(RUNTIMES)
@@ -103,7 +103,7 @@ def test_remove_addon_deletes_its_objects(api, client, tmp_path):
     assert api.remove_addon("runtimes") is False
 
 
-def test_inproc_helpers_share_the_storage(kv, client):
+def test_standin_inproc_helpers_share_the_storage(kv, client):
     from k3srt.kubeapi import inproc
 
     snap = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 
-from conftest import Client, make_ctx
+from api_fixtures import Client, make_ctx
 from k3srt.kubeapi import KubeAPI, nodes
 from k3srt.web import Identity
 
@@ -18,7 +18,7 @@ def _ready(node):
     return next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
 
 
-def test_ensure_node_builds_a_k3s_like_node(api, client):
+def test_standin_ensure_node_builds_a_k3s_like_node(api, client):
     api.ensure_node(
         "server-1",
         "10.0.0.20",
@@ -61,7 +61,7 @@ def test_ensure_node_builds_a_k3s_like_node(api, client):
     assert {"type": "InternalIP", "address": "10.0.0.21"} in node["status"]["addresses"]
 
 
-def test_kubelet_identity_registers_and_heartbeats_over_the_api(api):
+def test_standin_kubelet_identity_registers_and_heartbeats_over_the_api(api):
     kubelet = Client(api, Identity("system:node:agent-1", ("system:nodes", "system:authenticated")))
     body = nodes.node_object("agent-1", "10.0.0.100", "v1.36.1+k3s1", roles=[])
     assert kubelet("POST", "/api/v1/nodes", body)[0] == 201
@@ -82,7 +82,7 @@ def test_kubelet_identity_registers_and_heartbeats_over_the_api(api):
     assert kubelet("POST", "/api/v1/nodes", other)[0] == 403
 
 
-def test_heartbeat_updates_ready_condition(api, client):
+def test_standin_heartbeat_updates_ready_condition(api, client):
     api.ensure_node("n1", "10.0.0.1")
     first = _ready(client("GET", "/api/v1/nodes/n1")[1])
     time.sleep(1.1)
@@ -113,7 +113,7 @@ def test_lifecycle_marks_stale_nodes_not_ready_and_recovers():
     assert nodes.lifecycle_update(fresh, datetime.now(timezone.utc), 40) is None
 
 
-def test_controllers_on_three_servers_sharing_one_kv(tmp_path, kv, client):
+def test_standin_controllers_on_three_servers_sharing_one_kv(tmp_path, kv, client):
     apis = [KubeAPI(make_ctx(tmp_path, kv), grace=2.0, node_interval=0.1, manifest_interval=60) for _ in range(3)]
     apis[0].ensure_node("n1", "10.0.0.1")
     apis[1].ensure_node("n2", "10.0.0.2")
@@ -141,7 +141,7 @@ def test_controllers_on_three_servers_sharing_one_kv(tmp_path, kv, client):
             kube.stop_controllers()
 
 
-def test_deleting_an_etcd_node_calls_the_hook_and_removes_its_pods(api, client, ctx):
+def test_standin_deleting_an_etcd_node_calls_the_hook_and_removes_its_pods(api, client, ctx):
     api.ensure_node("server-2", "10.0.0.21", roles=["control-plane", "etcd"])
     api.ensure_node("agent-1", "10.0.0.100")
     pod = {"metadata": {"name": "p"}, "spec": {"nodeName": "agent-1", "containers": [{"name": "c", "image": "i"}]}}
@@ -159,7 +159,7 @@ def _gpu(client, name):
     return st["capacity"].get("nvidia.com/gpu"), st["allocatable"].get("nvidia.com/gpu")
 
 
-def test_gpu_capacity_simulation(api, client):
+def test_standin_gpu_capacity_simulation(api, client):
     api.ensure_node(
         "gpu-1", "10.0.0.200", labels={"k3srt.test/nvidia-runtime": "true"}, annotations={"k3srt.test/gpu-count": "2"}
     )
@@ -182,7 +182,7 @@ def test_gpu_capacity_simulation(api, client):
     assert _gpu(client, "gpu-1") == (None, None)
 
 
-def test_controller_gives_every_node_one_grace_period_after_start(api, client):
+def test_standin_controller_gives_every_node_one_grace_period_after_start(api, client):
     api.ensure_node("n1", "10.0.0.1")
     old = (datetime.now(timezone.utc) - timedelta(seconds=300)).strftime("%Y-%m-%dT%H:%M:%SZ")
     stale = {"status": {"conditions": [{"type": "Ready", "status": "True", "lastHeartbeatTime": old}]}}
@@ -195,7 +195,7 @@ def test_controller_gives_every_node_one_grace_period_after_start(api, client):
     assert _ready(client("GET", "/api/v1/nodes/n1")[1])["status"] == "Unknown"
 
 
-def test_etcd_remove_annotation_calls_the_hook_once(tmp_path, kv, client):
+def test_standin_etcd_remove_annotation_calls_the_hook_once(tmp_path, kv, client):
     ctxs = [make_ctx(tmp_path, kv) for _ in range(3)]
     calls = []
     for ctx in ctxs:

@@ -97,7 +97,7 @@ def test_patch_through_the_api(client):
     assert client("PATCH", "/api/v1/namespaces/default/configmaps/none", {"data": {}}, ctype=MERGE)[0] == 404
 
 
-def test_node_status_patch_only_touches_status(api, client):
+def test_standin_node_status_patch_only_touches_status(api, client):
     api.ensure_node("n1", "10.0.0.1")
     body = {"spec": {"unschedulable": True}, "status": {"conditions": [{"type": "Ready", "status": "False"}]}}
     status, obj = client("PATCH", "/api/v1/nodes/n1/status", body, ctype=SMP)

@@ -20,7 +20,7 @@ def _ds(name, node_selector=None, tolerations=None):
     }
 
 
-def test_daemonset_status_follows_matching_ready_nodes(api, client):
+def test_standin_daemonset_status_follows_matching_ready_nodes(api, client):
     api.ensure_node(
         "server-1",
         "10.0.0.20",
@@ -44,7 +44,7 @@ def test_daemonset_status_follows_matching_ready_nodes(api, client):
     assert ds["spec"]["updateStrategy"]["type"] == "RollingUpdate"
 
 
-def test_deployment_status(api, client):
+def test_standin_deployment_status(api, client):
     dep = {
         "metadata": {"name": "web"},
         "spec": {
@@ -62,7 +62,7 @@ def test_deployment_status(api, client):
     assert client("GET", "/apis/apps/v1/namespaces/default/deployments/web")[1]["metadata"]["resourceVersion"] == rv
 
 
-def test_rollout_status_with_kubectl(api, client, kubectl):
+def test_standin_rollout_status_with_kubectl(api, client, kubectl):
     api.ensure_node("agent-1", "10.0.0.100")
     client("POST", DS, _ds("nvidia-device-plugin-daemonset"))
     api.start_controllers()

@@ -48,7 +48,8 @@ class Node:
     @property
     def node_password_path(self):
         """Where this node's /etc/rancher/node/password is (the stand-in honours K3SRT_ETC_DIR, k3s does not)."""
-        return "/etc/rancher/node/password" if k3sbin.is_real() else str(self.etc / "node" / "password")
+        confined = self.etc / "node" / "password"
+        return str(confined) if not k3sbin.is_real() or confined.exists() else "/etc/rancher/node/password"
 
     def start(self, *args: str, binary: list[str] | None = None):
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
