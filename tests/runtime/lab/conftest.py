@@ -6,27 +6,29 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import k3sbin  # noqa: E402
 from lab_helpers import AGENT, LB, REPO, SERVERS, VERSION, ClusterSecrets, Lab, haproxy_config  # noqa: E402
 
 LAB_NAME = "rtlab"
 
-if shutil.which("podman") is None:  # pragma: no cover
-    pytest.skip("podman is not installed", allow_module_level=True)
+# Skips are not passes: with CI=true a missing podman fails the run (tests/runtime/k3sbin.py).
+k3sbin.require_tools("podman", why="the lab contract runs podman containers")
 
 
 def _binary(tmp_path_factory) -> str:
-    """RTLAB_K3S=<path> uses that binary; otherwise build the release from the current runtime sources (the same
-    build as `make releases`), so a run never tests a stale zipapp."""
-    if os.environ.get("RTLAB_K3S"):
-        return os.environ["RTLAB_K3S"]
+    """EDGEFLEET_K3S_BIN=<path> (the variable of every contract suite; RTLAB_K3S still works) uses that binary;
+    otherwise build the release from the current runtime sources (the same build as `make releases`), so a run never
+    tests a stale zipapp."""
+    if k3sbin.REAL or os.environ.get("RTLAB_K3S"):
+        return k3sbin.REAL or os.environ["RTLAB_K3S"]
     out = tmp_path_factory.mktemp("releases")
     subprocess.run(
         [sys.executable, str(REPO / "tests" / "k3s_runtime" / "build.py"), "--out", str(out), "--only", VERSION],
