@@ -12,6 +12,7 @@ A file whose content is already right keeps its mtime (the restart contract comp
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
@@ -101,10 +102,8 @@ def write_atomic(path, content):
             os.fsync(handle.fileno())
         os.rename(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 

@@ -52,7 +52,21 @@ def layout(node_type="server"):
         "unit": unit,
         "unit_file": os.path.join(SYSTEMD_DIR, unit + ".service"),
         "env_file": os.path.join(SYSTEMD_DIR, unit + ".service.env"),
+        "units": sorted(UNITS.values()),
     }
+    # What an uninstall removes: both units with their env files, configuration, data, runtime state and the binary.
+    paths["uninstall_paths"] = [
+        os.path.join(SYSTEMD_DIR, u + suffix) for u in paths["units"] for suffix in (".service", ".service.env")
+    ] + [
+        CONFIG_DIR,
+        os.path.dirname(paths["node_password"]),
+        DATA_DIR,
+        "/var/lib/kubelet",
+        "/var/lib/cni",
+        "/run/k3s",
+        "/run/flannel",
+        paths["bin"],
+    ]
     return paths
 
 

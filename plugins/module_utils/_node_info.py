@@ -250,6 +250,10 @@ def gather(params, run, now=None, monotonic=None, environ_path=None):
         }
 
     result["files"] = {path: file_state(path) for path in params["files"]}
+    # Both kinds of k3s unit, whichever this host has (an uninstall stops and removes each of them).
+    result["units_installed"] = [
+        u for u in paths["units"] if os.path.isfile(os.path.join(paths["systemd_dir"], u + ".service"))
+    ]
     return result
 
 

@@ -92,7 +92,8 @@ def token_choice(read, configured, has_file, node, check_mode=False, username=No
         if username and read.get("username") != username:
             raise PlanError(
                 "the token read for %s belongs to user %r, not %r: the servers run without a separate agent token. "
-                "Run the servers (playbooks/site.yml) first; they configure one." % (node, read.get("username"), username)
+                "Run the servers (playbooks/site.yml) first; they configure one."
+                % (node, read.get("username"), username)
             )
         return {"token": read["token"], "warning": None}
     reason = read.get("reason") or "invalid"

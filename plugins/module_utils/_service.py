@@ -64,7 +64,11 @@ class ServiceError(Exception):
 
 
 class ServiceManager:
-    """``systemctl(args) -> (rc, out, err)``, ``journal(unit, since_epoch) -> lines``, ``read_cluster()`` for servers."""
+    """Start/restart and watch one unit.
+
+    ``systemctl(args) -> (rc, out, err)``, ``journal(unit, since_epoch) -> lines``; ``read_cluster() -> (rows,
+    members)`` only for a server that waits for its node.
+    """
 
     def __init__(self, params, systemctl, journal, read_cluster=None, clock=time.monotonic, now=time.time, sleep=None):
         self.p = params

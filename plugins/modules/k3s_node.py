@@ -105,7 +105,9 @@ def main():
             deadline = time.monotonic() + p["wait_timeout"]
             while any(m["node"] == p["name"] for m in reader.members() or []):
                 if time.monotonic() >= deadline:
-                    module.fail_json(msg="the etcd member of %s is still listed after %ss" % (p["name"], p["wait_timeout"]))
+                    module.fail_json(
+                        msg="the etcd member of %s is still listed after %ss" % (p["name"], p["wait_timeout"])
+                    )
                 time.sleep(1)
     except KubeAPIError as exc:
         module.fail_json(msg="cannot remove node %s: %s" % (p["name"], exc))

@@ -155,6 +155,12 @@ node:
       in C(config.yaml.d)).
   returned: with V(node)
   type: dict
+units_installed:
+  description: The k3s units (V(k3s), V(k3s-agent)) whose unit file exists on the host.
+  returned: always
+  type: list
+  elements: str
+  sample: [k3s]
 files:
   description: The state of each of O(files), null when missing.
   returned: always

@@ -17,8 +17,8 @@ description:
     seconds, it fails with k3s's own message. Such failures are a refused token, a CA hash of another cluster,
     a rejected node password and fatal errors.
   - On a server, with O(node_name), it also waits until that node is Ready on O(version) and, with
-    O(etcd_voter=true), a voting etcd member. It reads these through the local API. Run the task with
-    C(throttle: 1) to restart servers one at a time, each one healthy before the next.
+    O(etcd_voter=true), a voting etcd member. It reads these through the local API.
+  - "Run the task with C(throttle: 1) to restart servers one at a time, each one healthy before the next."
 author:
   - edgefleet.k3s maintainers (@edgefleet)
 options:
