@@ -25,7 +25,7 @@ try:
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa
 
     HAS_CRYPTOGRAPHY = True
     CRYPTOGRAPHY_IMPORT_ERROR = None
@@ -178,70 +178,203 @@ def _validity(cert):
     return before, after
 
 
-def _is_ca(cert):
+# -- hashCA: the chain check of Go's crypto/x509 that k3s relies on (pkg/clientaccess/token.go) -------------------
+#
+# The certificates after the first go into a roots pool (no AuthorityKeyId, or AuthorityKeyId == SubjectKeyId,
+# self-signed or not) or an intermediates pool; the first certificate is verified with the default key usage
+# ServerAuth. Parents are found by exact subject bytes (key-id matches first), roots before intermediates; a signer
+# must be a CA allowed to sign certificates, every certificate must be valid now, allow ServerAuth (or any usage),
+# respect path lengths and have no unhandled critical extension; SHA-1/MD5 signatures, DSA and RSA keys under 1024
+# bits are refused. Not modelled: name constraints.
+
+_INSECURE_HASHES = ("md5", "sha1", "md2")
+_PSS_OID = "1.2.840.113549.1.1.10"
+_MAX_SIGNATURE_CHECKS = 100
+
+
+def _ext(cert, cls):
     try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+        return cert.extensions.get_extension_for_class(cls).value
     except x509.ExtensionNotFound:
+        return None
+
+
+def _der(cert):
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _ski(cert):
+    ski = _ext(cert, x509.SubjectKeyIdentifier)
+    return ski.digest if ski is not None else b""
+
+
+def _aki(cert):
+    aki = _ext(cert, x509.AuthorityKeyIdentifier)
+    return (aki.key_identifier or b"") if aki is not None else b""
+
+
+def _parents(pool, child):
+    """findPotentialParents: same subject as the child's issuer; key-id match, then one key id, then the rest."""
+    aki = _aki(child)
+    exact, one, other = [], [], []
+    for cand in pool:
+        if cand.subject.public_bytes() != child.issuer.public_bytes():
+            continue
+        ski = _ski(cand)
+        if ski == aki:
+            exact.append(cand)
+        elif bool(ski) != bool(aki):
+            one.append(cand)
+        else:
+            other.append(cand)
+    return exact + one + other
+
+
+def _may_sign_certificates(cert):
+    ku = _ext(cert, x509.KeyUsage)
+    if ku is None:
+        return True
+    bits = [
+        ku.digital_signature,
+        ku.content_commitment,
+        ku.key_encipherment,
+        ku.data_encipherment,
+        ku.key_agreement,
+        ku.key_cert_sign,
+        ku.crl_sign,
+    ]
+    if ku.key_agreement:
+        bits += [ku.encipher_only, ku.decipher_only]
+    return ku.key_cert_sign or not any(bits)  # an empty KeyUsage counts as absent in Go
+
+
+def _signature_ok(child, parent):
+    try:
+        hash_alg = child.signature_hash_algorithm
+        key = parent.public_key()
+    except Exception:  # noqa: BLE001 - an algorithm this cryptography (or Go) does not support
         return False
-
-
-def _is_self_signed(cert):
-    return cert.issuer.public_bytes() == cert.subject.public_bytes()
-
-
-def _signed_by(cert, issuer):
-    """True when ``issuer`` signed ``cert`` (name chaining and signature)."""
-    if cert.issuer.public_bytes() != issuer.subject.public_bytes():
+    if hash_alg is not None and hash_alg.name in _INSECURE_HASHES:
         return False
-    if hasattr(cert, "verify_directly_issued_by"):  # cryptography >= 40
-        try:
-            cert.verify_directly_issued_by(issuer)
-            return True
-        except (ValueError, TypeError, InvalidSignature):
-            return False
-    key = issuer.public_key()
+    data, sig = child.tbs_certificate_bytes, child.signature
     try:
         if isinstance(key, rsa.RSAPublicKey):
-            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm)
+            if key.key_size < 1024:
+                return False
+            if child.signature_algorithm_oid.dotted_string == _PSS_OID:
+                pad = padding.PSS(mgf=padding.MGF1(hash_alg), salt_length=hash_alg.digest_size)
+            else:
+                pad = padding.PKCS1v15()
+            key.verify(sig, data, pad, hash_alg)
         elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+            key.verify(sig, data, ec.ECDSA(hash_alg))
+        elif isinstance(key, dsa.DSAPublicKey):
+            return False
         else:  # Ed25519 / Ed448
-            key.verify(cert.signature, cert.tbs_certificate_bytes)
-    except (ValueError, TypeError, InvalidSignature):
+            key.verify(sig, data)
+    except (InvalidSignature, TypeError, ValueError):
         return False
     return True
 
 
-def _chain_root(leaf, pool, now):
-    """Depth-first search for a chain from ``leaf`` to a self-signed CA in ``pool``; return the root or None."""
+def _check_signature_from(child, parent):
+    """CheckSignatureFrom: the parent must be a CA (v3 without BasicConstraints is not) allowed to sign certs."""
+    bc = _ext(parent, x509.BasicConstraints)
+    if (parent.version == x509.Version.v3 and bc is None) or (bc is not None and not bc.ca):
+        return False
+    return _may_sign_certificates(parent) and _signature_ok(child, parent)
 
-    def valid_now(cert):
-        before, after = _validity(cert)
-        return before <= now <= after
 
-    def walk(cert, used):
-        if not valid_now(cert):
-            return None
-        for candidate in pool:
-            if id(candidate) in used or not _is_ca(candidate) or not valid_now(candidate):
+def _server_auth_allowed(cert):
+    eku = _ext(cert, x509.ExtendedKeyUsage)
+    if eku is None or len(eku) == 0:
+        return True
+    wanted = (x509.oid.ExtendedKeyUsageOID.SERVER_AUTH, x509.oid.ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE)
+    return any(usage in wanted for usage in eku)
+
+
+def _is_valid(cert, kind, chain, now):
+    """isValid of a leaf / intermediate / root candidate appended to ``chain``."""
+    if any(ext.critical and isinstance(ext.value, x509.UnrecognizedExtension) for ext in cert.extensions):
+        return False
+    if chain and chain[-1].issuer.public_bytes() != cert.subject.public_bytes():
+        return False
+    before, after = _validity(cert)
+    if now < before or now > after or not _server_auth_allowed(cert):
+        return False
+    bc = _ext(cert, x509.BasicConstraints)
+    if kind == "intermediate" and (bc is None or not bc.ca):
+        return False
+    return not (bc is not None and bc.path_length is not None and len(chain) - 1 > bc.path_length)
+
+
+def _same_identity(a, b):
+    """alreadyInChain: same subject bytes, public key and SubjectAltName (both absent counts as equal)."""
+    if a.subject.public_bytes() != b.subject.public_bytes():
+        return False
+    fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    try:
+        if a.public_key().public_bytes(*fmt) != b.public_key().public_bytes(*fmt):
+            return False
+    except Exception:  # noqa: BLE001 - unsupported key types are simply not equal
+        return False
+    san_a, san_b = _ext(a, x509.SubjectAlternativeName), _ext(b, x509.SubjectAlternativeName)
+    if san_a is None or san_b is None:
+        return san_a is None and san_b is None
+    return san_a == san_b
+
+
+def _build_chains(cert, chain, roots, intermediates, now, budget):
+    chains = []
+    for kind, pool in (("root", roots), ("intermediate", intermediates)):
+        for cand in _parents(pool, cert):
+            if any(_same_identity(cand, c) for c in chain):
                 continue
-            if not _signed_by(cert, candidate):
+            budget[0] += 1
+            if budget[0] > _MAX_SIGNATURE_CHECKS:
+                return chains
+            if not _check_signature_from(cert, cand) or not _is_valid(cand, kind, chain, now):
                 continue
-            if _is_self_signed(candidate):
-                return candidate
-            found = walk(candidate, used | {id(candidate)})
-            if found is not None:
-                return found
+            if kind == "root":
+                chains.append(chain + [cand])
+            else:
+                chains.extend(_build_chains(cand, chain + [cand], roots, intermediates, now, budget))
+    return chains
+
+
+def _dedup(certs):
+    seen, out = set(), []
+    for cert in certs:
+        der = _der(cert)
+        if der not in seen:
+            seen.add(der)
+            out.append(cert)
+    return out
+
+
+def verified_root(certs, now=None):
+    """The last certificate of the first chain x509.Verify finds for ``certs[0]``, or None."""
+    now = now or _utcnow()
+    roots, intermediates = [], []
+    for cert in certs[1:]:
+        aki = _aki(cert)
+        (roots if not aki or aki == _ski(cert) else intermediates).append(cert)
+    roots, intermediates = _dedup(roots), _dedup(intermediates)
+    leaf = certs[0]
+    if not _is_valid(leaf, "leaf", [], now):
         return None
-
-    return walk(leaf, frozenset())
+    if any(_der(r) == _der(leaf) for r in roots):
+        return leaf
+    chains = _build_chains(leaf, [leaf], roots, intermediates, now, [0])
+    return chains[0][-1] if chains else None
 
 
 def ca_hash(bundle):
-    """SHA-256 (hex) of a CA bundle the way k3s computes the token CA hash.
+    """SHA-256 (hex) of a CA bundle exactly as k3s's hashCA computes the token CA hash.
 
-    One certificate: hash of the raw bytes. Several: hash of the DER of the root the first certificate chains to;
-    if that chain cannot be verified (or ``cryptography`` is missing) k3s falls back to the raw bytes.
+    One certificate: hash of the raw bytes. Several: the first certificate is verified against the others the way
+    Go's x509.Verify does; on success the DER of the root its first chain ends at is hashed, otherwise the raw bytes.
+    A bundle of several certificates needs ``cryptography`` (without it the hash cannot be computed like k3s).
     Returns ``(hash, method)`` with method ``raw`` or ``root-der``.
     """
     if isinstance(bundle, str):
@@ -249,16 +382,21 @@ def ca_hash(bundle):
     blocks = split_pem_certificates(bundle)
     if not blocks:
         raise TokenError("no certificates found in the CA bundle")
-    if len(blocks) == 1 or not HAS_CRYPTOGRAPHY:
+    if len(blocks) == 1:
         return _sha256_hex(bundle), "raw"
+    if not HAS_CRYPTOGRAPHY:
+        raise TokenError(
+            "the CA bundle holds %d certificates; hashing it like k3s needs the Python cryptography library"
+            % len(blocks)
+        )
     try:
         certs = [x509.load_pem_x509_certificate(block) for block in blocks]
+        root = verified_root(certs)
     except ValueError as exc:
         raise TokenError("failed to parse the CA bundle: %s" % exc) from exc
-    root = _chain_root(certs[0], certs[1:], _utcnow())
     if root is None:
         return _sha256_hex(bundle), "raw"
-    return _sha256_hex(root.public_bytes(serialization.Encoding.DER)), "root-der"
+    return _sha256_hex(_der(root)), "root-der"
 
 
 def normalize_url(url):

@@ -191,32 +191,107 @@ def test_non_ca_parent_is_not_accepted(cert_factory):
     assert ca_hash(bundle)[1] == "raw"
 
 
-def test_without_cryptography_chain_hash_is_raw(cert_factory, monkeypatch):
+def test_several_certificates_without_cryptography_is_an_error(cert_factory, monkeypatch):
+    """Without cryptography the k3s hash of a multi-certificate bundle cannot be computed: a clear error, never a
+    raw-bytes hash that k3s would not produce."""
     root = cert_factory("root-ca", ca=True)
     bundle = cert_factory("intermediate-ca", issuer=root, ca=True).pem + root.pem
     monkeypatch.setattr(_token, "HAS_CRYPTOGRAPHY", False)
-    assert ca_hash(bundle) == (hashlib.sha256(bundle).hexdigest(), "raw")
+    with pytest.raises(TokenError, match="needs the Python cryptography library"):
+        ca_hash(bundle)
+    assert ca_hash(root.pem)[1] == "raw"  # one certificate needs no parsing
 
 
-class _OldCert:
-    """A certificate as cryptography < 40 exposes it (no verify_directly_issued_by)."""
-
-    def __init__(self, cert):
-        self._cert = cert
-
-    def __getattr__(self, name):
-        if name == "verify_directly_issued_by":
-            raise AttributeError(name)
-        return getattr(self._cert, name)
-
-
-def test_signature_check_without_verify_directly_issued_by(cert_factory):
+def test_signature_check(cert_factory):
     root = cert_factory("root-ca", ca=True)
     other = cert_factory("root-ca", ca=True)  # same name, different key
     child = cert_factory("child-ca", issuer=root, ca=True)
-    assert _token._signed_by(_OldCert(child.cert), root.cert)
-    assert not _token._signed_by(_OldCert(child.cert), other.cert)
-    assert not _token._signed_by(_OldCert(child.cert), child.cert)
+    assert _token._check_signature_from(child.cert, root.cert)
+    assert not _token._check_signature_from(child.cert, other.cert)
+    assert not _token._check_signature_from(child.cert, child.cert)
+
+
+# Cases where Go's x509.Verify (and so k3s's hashCA, pkg/clientaccess/token.go) differs from a naive
+# "find the self-signed root" walk.
+
+
+def test_two_roots_hash_raw(cert_factory):
+    """hashCA: the first of two unrelated roots does not verify against the second: raw bytes."""
+    bundle = cert_factory("root-a", ca=True).pem + cert_factory("root-b", ca=True).pem
+    assert ca_hash(bundle) == (hashlib.sha256(bundle).hexdigest(), "raw")
+
+
+def test_same_root_twice_hashes_its_der(cert_factory):
+    """x509.Verify returns [c] when the roots pool already contains the first certificate."""
+    root = cert_factory("root-ca", ca=True)
+    assert ca_hash(root.pem + root.pem) == (hashlib.sha256(root.der).hexdigest(), "root-der")
+
+
+def test_first_certificate_limited_to_client_auth_hashes_raw(cert_factory):
+    """Verify's default key usage is ServerAuth; a first certificate with only clientAuth does not verify."""
+    root = cert_factory("root-ca", ca=True)
+    client = cert_factory("client-only", issuer=root, client=True)
+    assert ca_hash(client.pem + root.pem)[1] == "raw"
+    server = cert_factory("server", issuer=root)
+    assert ca_hash(server.pem + root.pem) == (hashlib.sha256(root.der).hexdigest(), "root-der")
+
+
+def test_chain_stops_at_a_roots_pool_certificate_without_authority_key_id(cert_factory):
+    """Certificates without AuthorityKeyId go to the roots pool even when not self-signed: the chain ends there."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    root = cert_factory("root-ca", ca=True)
+    mid = cert_factory("mid-ca", issuer=root, ca=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    plain = (
+        x509.CertificateBuilder()
+        .subject_name(mid.cert.subject)
+        .issuer_name(root.cert.subject)
+        .public_key(mid.key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(root.key, hashes.SHA256())
+    )
+    low = cert_factory("low-ca", issuer=mid, ca=True)
+    bundle = low.pem + plain.public_bytes(serialization.Encoding.PEM) + root.pem
+    expected = hashlib.sha256(plain.public_bytes(serialization.Encoding.DER)).hexdigest()
+    assert ca_hash(bundle) == (expected, "root-der")
+
+
+def test_renewed_root_with_same_key_does_not_chain_to_itself(cert_factory):
+    """alreadyInChain: same subject and public key count as the same certificate: no chain, raw bytes."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    root = cert_factory("root-ca", ca=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    renewed = (
+        x509.CertificateBuilder()
+        .subject_name(root.cert.subject)
+        .issuer_name(root.cert.subject)
+        .public_key(root.key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(root.key, hashes.SHA256())
+    )
+    bundle = renewed.public_bytes(serialization.Encoding.PEM) + root.pem
+    assert ca_hash(bundle) == (hashlib.sha256(bundle).hexdigest(), "raw")
+
+
+def test_upper_case_hash_is_kept_and_never_matches(pki):
+    """parseToken keeps the hash as written; k3s compares it byte for byte with the served CA's hash."""
+    upper = hashlib.sha256(pki.ca.pem).hexdigest().upper()
+    assert parse_token("K10%s::node:pw" % upper).ca_hash == upper
+    assert upper != ca_hash(pki.ca.pem)[0]
 
 
 def test_no_certificates():
@@ -324,3 +399,10 @@ def test_publicly_trusted_ca_skips_hash_check(pki):
     assert result.warnings == [_token.MSG_HOST_TRUSTED]
     assert len(calls) == 1
     assert calls[0]["validate_certs"] is True and "ca_path" not in calls[0]
+
+
+def test_upper_case_token_hash_is_refused_by_the_server_check(pki, k3s_server):
+    """validateCACerts (pkg/clientaccess/token.go): string comparison, so an upper-case hash is a mismatch."""
+    upper = _server_hash(pki).upper()
+    with pytest.raises(TokenError, match="token CA hash does not match the Cluster CA certificate hash: %s" % upper):
+        fetch_and_verify_cacerts(k3s_server.url, upper)

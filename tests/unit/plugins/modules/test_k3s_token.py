@@ -221,3 +221,39 @@ def test_unreachable_server(patched_exits, data_dir):
 def test_token_and_token_file_are_exclusive(patched_exits, tmp_path):
     result = run({"token": PW, "token_file": str(tmp_path / "t")}, expect=ModuleFail)
     assert "mutually exclusive" in result["msg"]
+
+
+def _bundle_server(https_server_factory, cert_factory, tmp_path, kind):
+    """A supervisor whose CA bundle is an intermediate + its root, or two roots (the listener is signed by the first
+    certificate of the bundle); the data dir holds the same bundle as server/tls/server-ca.crt."""
+    if kind == "intermediate":
+        root = cert_factory("edgefleet-root", ca=True, days=3650)
+        first = cert_factory("edgefleet-intermediate", issuer=root, ca=True, days=3650)
+        bundle, expected = first.pem + root.pem, hashlib.sha256(root.der).hexdigest()
+    else:
+        first = cert_factory("edgefleet-root-a", ca=True, days=3650)
+        bundle = first.pem + cert_factory("edgefleet-root-b", ca=True, days=3650).pem
+        expected = hashlib.sha256(bundle).hexdigest()
+    leaf = cert_factory("k3s", issuer=first, sans=("127.0.0.1", "localhost"))
+    server = https_server_factory(leaf.pem, leaf.key_pem, chain_pem=first.pem if kind == "intermediate" else b"")
+    server.routes[("*", "/cacerts")] = (200, bundle, "text/plain")
+    data = tmp_path / "bundle-k3s"
+    (data / "server" / "tls").mkdir(parents=True)
+    (data / "server" / "tls" / "server-ca.crt").write_bytes(bundle)
+    token = data / "server" / "token"
+    token.write_text("K10%s::server:%s\n" % (expected, PW))
+    token.chmod(0o600)
+    return server, data, expected
+
+
+@pytest.mark.parametrize("kind", ["intermediate", "two-roots"])
+def test_bundle_hash_agrees_with_k3s(patched_exits, https_server_factory, cert_factory, tmp_path, kind):
+    """k3s hashCA (pkg/clientaccess/token.go): a bundle with an intermediate hashes its root's DER; two unrelated
+    roots hash the raw bytes. The module verifies the token k3s wrote against the served bundle and agrees."""
+    server, data, expected = _bundle_server(https_server_factory, cert_factory, tmp_path, kind)
+    result = run({"data_dir": str(data), "server_url": server.url})
+    assert result["ca_hash"] == expected
+    assert result["ca_verified"] is True
+    assert result["token"] == "K10%s::server:%s" % (expected, PW)
+    offline = run({"data_dir": str(data), "token": PW, "verify_ca": False})
+    assert offline["ca_hash"] == expected
