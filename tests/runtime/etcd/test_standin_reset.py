@@ -84,7 +84,7 @@ def test_reset_flag_and_path_errors(make_node, tmp_path):
 
 
 def test_reset_shrinks_three_member_cluster(make_node):
-    from test_cluster import form_cluster, members
+    from test_standin_cluster import form_cluster, members
 
     s1, s2, s3 = form_cluster(make_node)
     s1.kv.put("/registry/k", b"v")
