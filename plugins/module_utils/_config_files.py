@@ -71,7 +71,7 @@ def stale_dropins(dropin_dir, keep):
 def is_managed(path):
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
-            head = [handle.readline().rstrip("\n") for _ in range(5)]
+            head = [handle.readline().rstrip("\n") for _line in range(5)]
     except OSError:
         return False
     return any(line.strip() == MANAGED_MARKER for line in head)

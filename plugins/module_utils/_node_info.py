@@ -181,7 +181,7 @@ def parse_version(text):
 
 
 def container_kind(run):
-    rc, out, _ = run(["systemd-detect-virt", "--container"])
+    out = run(["systemd-detect-virt", "--container"])[1]
     value = out.strip()
     return value if value else "none"
 
@@ -194,7 +194,7 @@ def gather(params, run, now=None, monotonic=None, environ_path=None):
     result = {"layout": paths, "node_type": node_type}
 
     if "host" in sections:
-        rc, out, _ = run(["uname", "-m"])
+        out = run(["uname", "-m"])[1]
         result["machine"] = out.strip()
         result["container"] = container_kind(run)
         result["kernel_modules"] = [m for m in params["kernel_modules"] if os.path.isdir("/sys/module/" + m)]
@@ -205,7 +205,7 @@ def gather(params, run, now=None, monotonic=None, environ_path=None):
     if "binary" in sections:
         binary = {"exists": os.access(paths["bin"], os.X_OK), "version": "", "sha256": ""}
         if binary["exists"]:
-            rc, out, _ = run([paths["bin"], "--version"])
+            rc, out, _err = run([paths["bin"], "--version"])
             binary["version"] = parse_version(out) if rc == 0 else ""
             if params["checksum"]:
                 binary["sha256"] = sha256_of(paths["bin"])
@@ -224,7 +224,7 @@ def gather(params, run, now=None, monotonic=None, environ_path=None):
         )
 
     if "service" in sections:
-        rc, out, _ = run(
+        rc, out, _err = run(
             ["systemctl", "show", paths["unit"], "--property=" + ",".join(SYSTEMCTL_PROPERTIES)],
         )
         props = parse_systemctl_show(out) if rc == 0 else {}

@@ -27,7 +27,7 @@ PERMANENT = (
     re.compile(r"failed to normalize (server )?token"),
     re.compile(r"Node password rejected"),
     re.compile(r"bootstrap data already found and encrypted with different token"),
-    re.compile(r"Waiting to retrieve agent configuration; server is not ready: .*(401|Unauthorized)"),
+    re.compile(r"Waiting to retrieve agent configuration; server is not ready: .*(401|[Uu]nauthorized|not authorized)"),
 )
 LOGRUS = re.compile(r'level=(?P<level>\w+)\s+msg="(?P<msg>(?:[^"\\]|\\.)*)"')
 

@@ -15,7 +15,7 @@ description:
     (version, optional sha256), the C(kubectl)/C(crictl)/C(ctr) commands, airgap images, the systemd unit (active,
     enabled, main process start time, pending reload), the cluster files (etcd data, token files, node password) and
     the state of given files.
-  - RV(service.restart_reasons) lists why a running k3s must restart, from the host as it is now. k3s reads its
+  - C(service.restart_reasons) lists why a running k3s must restart, from the host as it is now. k3s reads its
     binary, unit, environment file, C(config.yaml), C(config.yaml.d/), C(registries.yaml), token files and
     containerd templates only when it starts. Each of them changed after the main process started is a reason.
     So is a unit file that systemd has not reloaded yet.

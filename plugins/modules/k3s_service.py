@@ -155,7 +155,7 @@ def main():
         return module.run_command(["systemctl", *args], check_rc=False, environ_update={"LC_ALL": "C"})
 
     def journal(unit, since):
-        rc, out, _ = module.run_command(
+        rc, out, _err = module.run_command(
             ["journalctl", "--unit", unit, "--since", "@%d" % int(since), "--output", "cat", "--no-pager"],
             check_rc=False,
         )

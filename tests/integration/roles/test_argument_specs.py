@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from roles_helpers import ROLES, ROOT
+from edgefleet_testing import ROOT
+
+ROLES = ("prereq", "runtime", "server", "agent", "loadbalancer", "validate", "node")
 
 
 def _spec_options(role: str) -> dict:

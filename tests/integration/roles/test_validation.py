@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from roles_helpers import flat, make_inventory, run_playbook
+from edgefleet_testing import flat, make_inventory, playbook
 
 CASES = {
     "even-servers": (
@@ -87,6 +87,24 @@ CASES = {
         dict(group_vars={"k3s_servers": {"k3s_server_config": "disable: traefik"}}),
         "k3s_server_config",
     ),
+    "bootstrap-shaped-server-token": (
+        dict(cluster_vars={"k3s_token": "abcdef.0123456789abcdef"}),
+        "k3s_token has the form of a k3s bootstrap token (<6 characters>.<16 characters>, lower-case letters and "
+        "digits), which k3s refuses as a server token",
+    ),
+    "groups-outside-k3s_cluster": (
+        dict(under_cluster=False, cluster_vars={"k3s_version": "bogus"}),
+        "k3s_version must pin a k3s release such as v1.36.1+k3s1 (no channel names like 'latest' or 'stable'); "
+        'got "bogus".',
+    ),
+    "vip-not-an-address": (
+        dict(cluster_vars={"k3s_lb_vip": "not-an-ip", "k3s_api_endpoint": "192.0.2.10"}),
+        "k3s_lb_vip must be a free IPv4 address",
+    ),
+    "vip-on-a-server": (
+        dict(cluster_vars={"k3s_lb_vip": "127.0.0.1", "k3s_api_endpoint": "192.0.2.10"}),
+        "k3s_lb_vip must be a free IPv4 address (not the address of a load balancer or a server)",
+    ),
     "mirror-without-url": (
         dict(cluster_vars={"k3s_install_source": "mirror", "k3s_release_base_url": ""}),
         "'mirror' needs k3s_release_base_url",
@@ -101,50 +119,51 @@ def _assert_not_contacted(result) -> None:
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_site_fails_in_validation(case, tmp_path, ansible_env):
+def test_site_fails_in_validation(case, tmp_path):
     kwargs, message = CASES[case]
     inventory = make_inventory(tmp_path, **kwargs)
-    result = run_playbook(ansible_env, inventory, "site.yml")
-    output = flat(result.stdout + result.stderr)
+    result = playbook(inventory, "site.yml")
+    output = flat(result.output)
     assert result.returncode != 0, output[-2000:]
     assert flat(message) in output, output[-3000:]
     _assert_not_contacted(result)
-    # the run stopped in the validation play: no later play started
+    # the run stopped in the validation play: no later play started, so no host changed
     assert "PLAY [Prepare the k3s nodes" not in result.stdout
+    assert set(result.changed.values()) <= {0}, result.changed
 
 
-def test_secret_in_user_config_is_not_printed(tmp_path, ansible_env):
+def test_secret_in_user_config_is_not_printed(tmp_path):
     secret = "s3cr3t-" + "q" * 24
     inventory = make_inventory(tmp_path, group_vars={"k3s_servers": {"k3s_server_config": {"token": secret}}})
-    result = run_playbook(ansible_env, inventory, "site.yml", "-vvv")
+    result = playbook(inventory, "site.yml", "-vvv")
     assert result.returncode != 0
     assert "must not set key(s) managed by the role: token (use k3s_token)" in flat(result.stdout)
     assert secret not in result.stdout + result.stderr
 
 
-def test_validate_tag_runs_only_validation(tmp_path, ansible_env):
+def test_validate_tag_runs_only_validation(tmp_path):
     inventory = make_inventory(tmp_path, servers=2)
-    result = run_playbook(ansible_env, inventory, "site.yml", "--tags", "validate")
+    result = playbook(inventory, "site.yml", "--tags", "validate")
     assert result.returncode != 0
     assert "embedded etcd needs an odd number of servers" in flat(result.stdout)
     _assert_not_contacted(result)
 
 
 @pytest.mark.parametrize("topology", [dict(servers=1, lbs=0), dict(servers=3, agents=2, gpu_agents=1, lbs=2)])
-def test_valid_inventory_passes_validation_then_reaches_hosts(topology, tmp_path, ansible_env):
+def test_valid_inventory_passes_validation_then_reaches_hosts(topology, tmp_path):
     inventory = make_inventory(tmp_path, **topology)
-    validation = run_playbook(ansible_env, inventory, "validate.yml")
+    validation = playbook(inventory, "validate.yml")
     assert validation.returncode == 0, flat(validation.stdout)[-3000:]
     assert "failed=0" in validation.stdout
     # The full playbook gets past validation and then tries the (unreachable) hosts: this is what the failure
     # tests above would see if validation let a bad inventory through.
-    site = run_playbook(ansible_env, inventory, "site.yml")
+    site = playbook(inventory, "site.yml")
     assert site.returncode != 0
     assert "UNREACHABLE" in site.stdout
 
 
-@pytest.mark.parametrize("playbook", ["site.yml", "reset.yml", "validate.yml"])
-def test_playbook_syntax(playbook, tmp_path, ansible_env):
+@pytest.mark.parametrize("name", ["site.yml", "reset.yml", "validate.yml", "report.yml"])
+def test_playbook_syntax(name, tmp_path):
     inventory = make_inventory(tmp_path)
-    result = run_playbook(ansible_env, inventory, playbook, "--syntax-check")
+    result = playbook(inventory, name, "--syntax-check")
     assert result.returncode == 0, result.stdout + result.stderr
