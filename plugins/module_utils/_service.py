@@ -27,7 +27,11 @@ PERMANENT = (
     re.compile(r"failed to normalize (server )?token"),
     re.compile(r"Node password rejected"),
     re.compile(r"bootstrap data already found and encrypted with different token"),
-    re.compile(r"Waiting to retrieve agent configuration; server is not ready: .*(401|[Uu]nauthorized|not authorized)"),
+    # 401 as a status code only, not inside an address or port ([2401:db8::1]:6443, 10.0.0.2:40112 of a refused dial).
+    re.compile(
+        r"Waiting to retrieve agent configuration; server is not ready: "
+        r".*((?<![\w.:\[-])401(?![\w.:\]-])|[Uu]nauthorized|not authorized)"
+    ),
 )
 LOGRUS = re.compile(r'level=(?P<level>\w+)\s+msg="(?P<msg>(?:[^"\\]|\\.)*)"')
 
