@@ -99,20 +99,17 @@ class Run:
         return self
 
 
+def _run(argv: list[str], env: dict[str, str], timeout: float) -> Run:
+    proc = subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
+    )
+    return Run(argv, proc.returncode, proc.stdout, proc.stderr)
+
+
 def adhoc(inventory: Path, pattern: str, module: str, args: str, *extra: str, timeout: int = 900) -> Run:
     """Run one module with `ansible PATTERN -m MODULE -a ARGS` against INVENTORY."""
     argv = [str(PLAYBOOK.with_name("ansible")), "-i", str(inventory), pattern, "-m", module, "-a", args, *extra]
-    proc = subprocess.run(
-        argv,
-        cwd=ROOT,
-        env=ansible_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    return Run(argv, proc.returncode, proc.stdout, proc.stderr)
+    return _run(argv, ansible_env(), timeout)
 
 
 def playbook(
@@ -131,17 +128,7 @@ def playbook(
     path = Path(name) if "/" in name else ROOT / "playbooks" / name
     argv = [str(PLAYBOOK), "-i", str(inventory), str(path), *args]
     if stop_at is None:
-        proc = subprocess.run(
-            argv,
-            cwd=ROOT,
-            env=env or ansible_env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-        return Run(argv, proc.returncode, proc.stdout, proc.stderr)
+        return _run(argv, env or ansible_env(), timeout)
     proc = subprocess.Popen(
         argv,
         cwd=ROOT,

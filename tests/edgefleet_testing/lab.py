@@ -1,6 +1,7 @@
 # Copyright (c) edgefleet.k3s contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The podman fleet lab (tests/lab), driven through its CLI: `python -m edgefleet_lab --lab NAME …`."""
+"""The podman fleet lab (tests/lab), driven through its CLI: `python -m edgefleet_lab --lab NAME …`; SSH and podman
+with the lab's key and containers.conf."""
 
 from __future__ import annotations
 
@@ -19,10 +20,28 @@ LAB_PATH = ROOT / "tests" / "lab"
 CONTAINERS_CONF = LAB_PATH / "containers.conf"
 
 
+# "server status" of every server of haproxy's backend k3s_servers, from the admin socket of a load balancer.
+HAPROXY_STATES = (
+    "import socket\n"
+    "s = socket.socket(socket.AF_UNIX)\n"
+    "s.connect('/run/haproxy/admin.sock')\n"
+    "s.sendall(b'show stat\\n')\n"
+    "data = b''\n"
+    "while chunk := s.recv(65536):\n"
+    "    data += chunk\n"
+    "for line in data.decode().splitlines():\n"
+    "    f = line.split(',')\n"
+    "    if len(f) > 17 and f[0] == 'k3s_servers' and f[1] != 'BACKEND':\n"
+    "        print(f[1], f[17])\n"
+)
+
+
 def lab_env() -> dict[str, str]:
+    """The lab CLI's environment: its package on PYTHONPATH, the lab's containers.conf unless one is set already
+    (what the CLI itself does), and no EDGEFLEET_LAB (the lab is always named with --lab)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(LAB_PATH)
-    env["CONTAINERS_CONF"] = str(CONTAINERS_CONF)
+    env.setdefault("CONTAINERS_CONF", str(CONTAINERS_CONF))
     env.pop("EDGEFLEET_LAB", None)
     return env
 
@@ -77,6 +96,9 @@ class Lab:
     def ip(self, host: str) -> str:
         return self.state["hosts"][host]["ip"]
 
+    def container(self, host: str) -> str:
+        return f"{self.name}-{host}"
+
     def cluster_vars(self) -> dict:
         data = yaml.safe_load(self.inventory.read_text())
         return data["all"]["children"]["k3s_cluster"].get("vars") or {}
@@ -99,6 +121,36 @@ class Lab:
         """systemctl show properties of UNIT on HOST."""
         text = self.sh(host, "systemctl", "show", unit, "--property=" + ",".join(props)).stdout
         return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+    def haproxy_backends(self, host: str) -> dict[str, str]:
+        """Server → status (UP, DOWN, …) of the k3s_servers backend of the haproxy on HOST."""
+        out = self.sh(host, "python3", "-c", HAPROXY_STATES).stdout
+        return dict(line.split(None, 1) for line in out.splitlines() if line.strip())
+
+    def ssh(self, host: str, *cmd: str, timeout: float = 20) -> subprocess.CompletedProcess:
+        """CMD over SSH from this machine as root with the lab's key (ConnectTimeout 3 s); HOST is a lab host's name
+        or an address."""
+        hosts = self.state["hosts"]
+        ip = hosts[host]["ip"] if host in hosts else host
+        args = ["ssh", "-i", str(self.dir / "id_ed25519"), "-o", "BatchMode=yes", "-o", "ConnectTimeout=3"]
+        args += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
+        return subprocess.run(
+            [*args, f"root@{ip}", *cmd], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout
+        )
+
+    @staticmethod
+    def podman(*args: str, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        """podman ARGS with the lab's containers.conf; INPUT (e.g. a secret) goes on standard input, never the argv."""
+        return subprocess.run(
+            ["podman", *args],
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=lab_env(),
+            timeout=timeout,
+            check=False,
+        )
 
     # -- playbooks ----------------------------------------------------------------------------------------------------
 

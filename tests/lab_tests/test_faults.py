@@ -18,18 +18,18 @@ def test_hosts_answer_ssh_with_their_hostname(lab):
 
 
 def test_exec_returns_the_command_status_and_output(lab):
-    ok = lab.exec("agent-1", "sh", "-c", "echo out-$(hostname); exit 3")
+    ok = lab.sh("agent-1", "sh", "-c", "echo out-$(hostname); exit 3", check=False)
     assert ok.returncode == 3
     assert ok.stdout.strip() == "out-agent-1"
 
 
 def test_stopped_host_is_unreachable_and_start_brings_it_back(lab):
-    lab.run("stop", "agent-1")
+    lab.cli("stop", "agent-1")
     assert lab.ssh("agent-1", "true").returncode != 0
-    status = lab.run("status").stdout
+    status = lab.cli("status").stdout
     assert any(line.split()[:1] == ["agent-1"] and "exited" in line for line in status.splitlines()), status
 
-    lab.run("start", "agent-1")
+    lab.cli("start", "agent-1")
     proc = lab.ssh("agent-1", "systemctl", "is-system-running")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip() == "running"
@@ -37,32 +37,32 @@ def test_stopped_host_is_unreachable_and_start_brings_it_back(lab):
 
 def test_isolated_host_is_unreachable_from_another_host_and_heal_restores_it(lab):
     agent_ip = lab.ip("agent-1")
-    before = lab.exec("server-1", "ping", "-c", "1", "-W", "2", agent_ip)
+    before = lab.sh("server-1", "ping", "-c", "1", "-W", "2", agent_ip, check=False)
     assert before.returncode == 0, before.stdout + before.stderr
 
-    lab.run("isolate", "agent-1")
-    cut = lab.exec("server-1", "ping", "-c", "1", "-W", "2", agent_ip)
+    lab.cli("isolate", "agent-1")
+    cut = lab.sh("server-1", "ping", "-c", "1", "-W", "2", agent_ip, check=False)
     assert cut.returncode != 0
     assert lab.ssh("agent-1", "true").returncode != 0
-    assert "isolated" in next(line for line in lab.run("status").stdout.splitlines() if line.startswith("agent-1"))
+    assert "isolated" in next(line for line in lab.cli("status").stdout.splitlines() if line.startswith("agent-1"))
 
-    lab.run("heal", "agent-1")
-    after = lab.exec("server-1", "ping", "-c", "1", "-W", "2", agent_ip)
+    lab.cli("heal", "agent-1")
+    after = lab.sh("server-1", "ping", "-c", "1", "-W", "2", agent_ip, check=False)
     assert after.returncode == 0, after.stdout + after.stderr
     # same address, same name resolution for the other hosts
-    assert lab.exec("server-1", "getent", "hosts", "agent-1").stdout.split()[0] == agent_ip
+    assert lab.sh("server-1", "getent", "hosts", "agent-1", check=False).stdout.split()[0] == agent_ip
     assert lab.ssh("agent-1", "hostname").stdout.strip() == "agent-1"
 
 
 def test_partition_cuts_only_the_named_peers_and_unpartition_restores(lab):
     server_ip, agent_ip, mirror_ip = lab.ip("server-1"), lab.ip("agent-1"), lab.ip("mirror")
-    lab.run("partition", "server-1", "--from", "agent-1")
+    lab.cli("partition", "server-1", "--from", "agent-1")
     try:
-        assert lab.exec("agent-1", "ping", "-c", "1", "-W", "2", server_ip).returncode != 0
-        assert lab.exec("server-1", "ping", "-c", "1", "-W", "2", agent_ip).returncode != 0
+        assert lab.sh("agent-1", "ping", "-c", "1", "-W", "2", server_ip, check=False).returncode != 0
+        assert lab.sh("server-1", "ping", "-c", "1", "-W", "2", agent_ip, check=False).returncode != 0
         # other peers and this machine still reach server-1
-        assert lab.exec("server-1", "ping", "-c", "1", "-W", "2", mirror_ip).returncode == 0
+        assert lab.sh("server-1", "ping", "-c", "1", "-W", "2", mirror_ip, check=False).returncode == 0
         assert lab.ssh("server-1", "true").returncode == 0
     finally:
-        lab.run("unpartition", "server-1")
-    assert lab.exec("agent-1", "ping", "-c", "1", "-W", "2", server_ip).returncode == 0
+        lab.cli("unpartition", "server-1")
+    assert lab.sh("agent-1", "ping", "-c", "1", "-W", "2", server_ip, check=False).returncode == 0

@@ -5,13 +5,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from edgefleet_testing import adhoc, ansible_env
 
 pytestmark = pytest.mark.lab
 LAB_UP_ARGS = ("--servers", "2", "--agents", "1", "--gpu-agents", "1", "--lbs", "1")
@@ -24,16 +24,9 @@ EXPECTED = {
 ANSIBLE_BIN = Path(sys.executable).parent
 
 
-def _ansible_env() -> dict:
-    env = dict(os.environ)
-    env["PATH"] = f"{ANSIBLE_BIN}{os.pathsep}{env.get('PATH', '')}"
-    env["ANSIBLE_HOST_KEY_CHECKING"] = "False"
-    return env
-
-
 def test_inventory_groups_and_vars_match_the_topology(lab, tmp_path):
     out = tmp_path / "inv.yml"
-    lab.run("inventory", "--output", str(out))
+    lab.cli("inventory", "--output", str(out))
     inv = yaml.safe_load(out.read_text())
     cluster = inv["all"]["children"]["k3s_cluster"]
     groups = {name: set((g or {}).get("hosts") or {}) for name, g in cluster["children"].items()}
@@ -55,10 +48,10 @@ def test_inventory_groups_and_vars_match_the_topology(lab, tmp_path):
 
 def test_ansible_inventory_parses_it(lab):
     proc = subprocess.run(
-        [str(ANSIBLE_BIN / "ansible-inventory"), "-i", str(lab.dir / "inventory.yml"), "--list"],
+        [str(ANSIBLE_BIN / "ansible-inventory"), "-i", str(lab.inventory), "--list"],
         capture_output=True,
         text=True,
-        env=_ansible_env(),
+        env=ansible_env(),
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
@@ -69,16 +62,8 @@ def test_ansible_inventory_parses_it(lab):
 
 
 def test_ansible_reaches_every_host_over_ssh(lab):
-    proc = subprocess.run(
-        [str(ANSIBLE_BIN / "ansible"), "-i", str(lab.dir / "inventory.yml"), "k3s_cluster", "-o",
-         "-m", "ansible.builtin.command", "-a", "hostname"],
-        capture_output=True,
-        text=True,
-        env=_ansible_env(),
-        check=False,
-        timeout=300,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = adhoc(lab.inventory, "k3s_cluster", "ansible.builtin.command", "hostname", "-o", timeout=300)
+    assert proc.returncode == 0, proc.output
     answered = {}
     for line in proc.stdout.splitlines():
         if " | CHANGED | rc=0 | (stdout) " in line:
@@ -88,7 +73,7 @@ def test_ansible_reaches_every_host_over_ssh(lab):
 
 
 def test_ssh_config_names_every_host(lab):
-    text = lab.run("ssh-config").stdout
+    text = lab.cli("ssh-config").stdout
     for host, entry in lab.state["hosts"].items():
         assert f"Host {host} " in text
         assert f"HostName {entry['ip']}" in text

@@ -30,27 +30,27 @@ def test_up_topology_change_and_down(unstarted_lab):
     prefix = f"{lab.name}-"
     assert _containers(lab, prefix) == set()
 
-    lab.run("up", "--servers", "1", "--agents", "1", "--gpu-agents", "0", "--lbs", "0")
+    lab.cli("up", "--servers", "1", "--agents", "1", "--gpu-agents", "0", "--lbs", "0")
     assert _containers(lab, prefix) == {f"{prefix}mirror", f"{prefix}server-1", f"{prefix}agent-1"}
     assert _networks(lab, prefix) == {f"{prefix}net"}
     assert (lab.dir / "id_ed25519").stat().st_mode & 0o777 == 0o600
     first = _ids(lab)
 
     # unchanged topology: nothing is re-created
-    lab.run("up")
+    lab.cli("up")
     assert _ids(lab) == first
 
     # topology change: agent-1 goes, lb-1 comes, the others are kept as they are
-    lab.run("up", "--agents", "0", "--lbs", "1")
+    lab.cli("up", "--agents", "0", "--lbs", "1")
     now = _ids(lab)
     assert set(now) == {f"{prefix}mirror", f"{prefix}server-1", f"{prefix}lb-1"}
     assert now[f"{prefix}server-1"] == first[f"{prefix}server-1"]
     assert lab.ssh("lb-1", "hostname").stdout.strip() == "lb-1"
     assert lab.state["topology"] == {"servers": 1, "agents": 0, "gpu_agents": 0, "lbs": 1}
 
-    lab.run("down")
+    lab.cli("down")
     assert _containers(lab, prefix) == set()
     assert _networks(lab, prefix) == set()
     assert not lab.dir.exists()
     # a second down is harmless
-    lab.run("down")
+    lab.cli("down")

@@ -35,7 +35,7 @@ def _get(url: str) -> bytes:
 
 def test_published_file_is_served_with_its_content(lab, release):
     root, payload, digest = release
-    lab.run("mirror", "publish", str(root))
+    lab.cli("mirror", "publish", str(root))
     base = f"http://{lab.ip('mirror')}"
     assert _get(f"{base}/v1.36.1%2Bk3s1/k3s") == payload  # GitHub-style URL: '+' encoded as %2B
     assert _get(f"{base}/{VERSION}/sha256sum-amd64.txt").decode() == f"{digest}  k3s\n"
@@ -43,12 +43,12 @@ def test_published_file_is_served_with_its_content(lab, release):
 
 def test_lab_hosts_download_from_the_mirror_url_in_the_inventory(lab, release):
     root, _payload, digest = release
-    lab.run("mirror", "publish", str(root))
+    lab.cli("mirror", "publish", str(root))
     url = f"http://{lab.ip('mirror')}/v1.36.1%2Bk3s1/k3s"
-    proc = lab.exec("server-1", "sh", "-c", f"curl -fsS {url} | sha256sum")
+    proc = lab.sh("server-1", "sh", "-c", f"curl -fsS {url} | sha256sum", check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split()[0] == digest
-    assert f"k3s_release_base_url: http://{lab.ip('mirror')}" in (lab.dir / "inventory.yml").read_text()
+    assert f"k3s_release_base_url: http://{lab.ip('mirror')}" in lab.inventory.read_text()
 
 
 def test_missing_file_is_a_404(lab):
@@ -59,12 +59,12 @@ def test_missing_file_is_a_404(lab):
 
 def test_mirror_stop_and_start(lab, release):
     root, payload, _digest = release
-    lab.run("mirror", "publish", str(root))
+    lab.cli("mirror", "publish", str(root))
     url = f"http://{lab.ip('mirror')}/{VERSION}/k3s"
-    lab.run("mirror", "stop")
+    lab.cli("mirror", "stop")
     with pytest.raises(urllib.error.URLError):
         _get(url)
-    failed = lab.exec("server-1", "curl", "-fsS", "--max-time", "3", url)
+    failed = lab.sh("server-1", "curl", "-fsS", "--max-time", "3", url, check=False)
     assert failed.returncode != 0
-    lab.run("mirror", "start")
+    lab.cli("mirror", "start")
     assert _get(url) == payload

@@ -11,45 +11,42 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import time
+import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from lb_helpers import ROOT, flat, https_get, inventory_vars, lab_cli, playbook, recap
+from edgefleet_testing import Lab, Run, flat, playbook, recap
 
 pytestmark = pytest.mark.lab
 
-LAB = "lbtest"
+LAB = Lab("lbtest")
+HERE = Path(__file__).resolve().parent
 LBS = ("lb-1", "lb-2")
 PORT = 6443
-STATS = (
-    "import socket\n"
-    "s = socket.socket(socket.AF_UNIX)\n"
-    "s.connect('/run/haproxy/admin.sock')\n"
-    "s.sendall(b'show stat\\n')\n"
-    "data = b''\n"
-    "while chunk := s.recv(65536):\n"
-    "    data += chunk\n"
-    "for line in data.decode().splitlines():\n"
-    "    f = line.split(',')\n"
-    "    if len(f) > 17 and f[0] == 'k3s_servers' and f[1] != 'BACKEND':\n"
-    "        print(f[1], f[17])\n"
-)
 
 
-def _lab(*args: str, check: bool = True):
-    return lab_cli(LAB, *args, check=check)
+def _play(name: str, *args: str) -> Run:
+    """tests/integration/loadbalancer/NAME against the lab."""
+    return playbook(LAB.inventory, str(HERE / name), *args, timeout=300)
 
 
-def _sh(host: str, cmd: str) -> str:
-    return _lab("exec", host, "--", "sh", "-c", cmd).stdout
+def https_get(address: str, port: int, path: str, timeout: float = 3.0) -> tuple[int, str]:
+    """GET https://ADDRESS:PORT/PATH without certificate verification (the test backends are self-signed)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with urllib.request.urlopen(f"https://{address}:{port}{path}", context=ctx, timeout=timeout) as resp:
+        return resp.status, resp.read().decode()
 
 
 def _holders(vip: str) -> list[str]:
     """Load balancers that hold the VIP on an interface right now."""
     out = []
     for lb in LBS:
-        proc = _lab("exec", lb, "--", "ip", "-o", "-4", "addr", "show", check=False)
+        proc = LAB.sh(lb, "ip", "-o", "-4", "addr", "show", check=False)
         if proc.returncode == 0 and f" {vip}/" in proc.stdout:
             out.append(lb)
     return out
@@ -67,15 +64,6 @@ def _wait(what: str, probe: Callable[[], object], timeout: float = 30.0):
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
-def _backend_status(lb: str) -> dict[str, str]:
-    lines = _sh(lb, f"python3 -c {_quote(STATS)}").splitlines()
-    return dict(line.split(None, 1) for line in lines if line.strip())
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "'\"'\"'") + "'"
-
-
 def _whoami(vip: str, count: int) -> list[str]:
     names = []
     for path in ["/whoami"] * count:
@@ -87,7 +75,7 @@ def _whoami(vip: str, count: int) -> list[str]:
 
 def _fingerprint(lb: str) -> str:
     """What check mode must not change: the config files and the service states."""
-    return _sh(
+    return LAB.out(
         lb,
         "sha256sum /etc/haproxy/haproxy.cfg; ls -a /etc/keepalived; "
         "systemctl is-active haproxy keepalived; systemctl is-enabled haproxy keepalived; ip -o -4 addr show; true",
@@ -96,18 +84,17 @@ def _fingerprint(lb: str) -> str:
 
 @pytest.fixture(scope="module")
 def lab() -> dict:
-    inventory = ROOT / ".lab" / LAB / "inventory.yml"
+    """The lab LAB (2 servers, 2 load balancers), with its VIP; always removed afterwards."""
     try:
-        _lab("up", "--servers", "2", "--agents", "0", "--gpu-agents", "0", "--lbs", "2")
-        _lab("inventory", "--output", str(inventory))
-        yield {"inventory": inventory, "vip": inventory_vars(inventory)["k3s_lb_vip"]}
+        inventory = LAB.up(servers=2, lbs=2, publish=False)
+        yield {"inventory": inventory, "vip": LAB.cluster_vars()["k3s_lb_vip"]}
     finally:
-        _lab("down", check=False)
+        LAB.down()
 
 
 def test_check_mode_on_fresh_load_balancers_changes_nothing(lab):
     before = {lb: _fingerprint(lb) for lb in LBS}
-    proc = playbook(lab["inventory"], "converge.yml", "--check", "--diff")
+    proc = _play("converge.yml", "--check", "--diff")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     counts = recap(proc.stdout)
     for lb in LBS:
@@ -123,12 +110,12 @@ def test_check_mode_on_fresh_load_balancers_changes_nothing(lab):
 
 
 def test_converge_then_second_run_changes_nothing(lab):
-    backends = playbook(lab["inventory"], "fake_backends.yml")
+    backends = _play("fake_backends.yml")
     assert backends.returncode == 0, backends.stdout[-3000:]
-    first = playbook(lab["inventory"], "converge.yml")
+    first = _play("converge.yml")
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
     assert all(recap(first.stdout)[lb]["changed"] > 0 for lb in LBS)
-    second = playbook(lab["inventory"], "converge.yml")
+    second = _play("converge.yml")
     assert second.returncode == 0, second.stdout[-4000:]
     counts = recap(second.stdout)
     assert {lb: counts[lb]["changed"] for lb in LBS} == {lb: 0 for lb in LBS}, second.stdout[-4000:]
@@ -143,24 +130,24 @@ def test_vip_on_first_lb_forwards_to_every_backend(lab):
 
 def test_vip_moves_to_backup_when_haproxy_stops_and_comes_back(lab):
     vip = lab["vip"]
-    _sh("lb-1", "systemctl stop haproxy")
+    LAB.out("lb-1", "systemctl stop haproxy")
     try:
         _wait("the VIP to move to lb-2", lambda: _holders(vip) == ["lb-2"])
         assert https_get(vip, PORT, "/ping") == (200, "pong")
     finally:
-        _sh("lb-1", "systemctl start haproxy")
+        LAB.out("lb-1", "systemctl start haproxy")
     _wait("the VIP back on lb-1 (higher priority)", lambda: _holders(vip) == ["lb-1"])
     assert https_get(vip, PORT, "/ping") == (200, "pong")
 
 
 def test_vip_moves_when_the_master_host_is_down(lab):
     vip = lab["vip"]
-    _lab("stop", "lb-1")
+    LAB.cli("stop", "lb-1")
     try:
         _wait("the VIP on lb-2 with lb-1 powered off", lambda: _holders(vip) == ["lb-2"])
         assert https_get(vip, PORT, "/ping") == (200, "pong")
     finally:
-        _lab("start", "lb-1")
+        LAB.cli("start", "lb-1")
     # keepalived and haproxy are enabled: the rebooted MASTER takes the VIP back by itself.
     _wait("the VIP back on the rebooted lb-1", lambda: _holders(vip) == ["lb-1"], timeout=45)
     assert https_get(vip, PORT, "/ping") == (200, "pong")
@@ -169,35 +156,35 @@ def test_vip_moves_when_the_master_host_is_down(lab):
 def test_dead_backend_is_taken_out_and_comes_back(lab):
     vip = lab["vip"]
     master = _wait("one VIP holder", lambda: _holders(vip))[0]
-    assert _backend_status(master) == {"server-1": "UP", "server-2": "UP"}
-    _sh("server-2", "systemctl stop fake-k3s")
+    assert LAB.haproxy_backends(master) == {"server-1": "UP", "server-2": "UP"}
+    LAB.out("server-2", "systemctl stop fake-k3s")
     try:
-        _wait("server-2 marked DOWN", lambda: _backend_status(master).get("server-2") == "DOWN")
-        assert _backend_status(master)["server-1"] == "UP"
+        _wait("server-2 marked DOWN", lambda: LAB.haproxy_backends(master).get("server-2") == "DOWN")
+        assert LAB.haproxy_backends(master)["server-1"] == "UP"
         assert set(_whoami(vip, 6)) == {"server-1"}
     finally:
-        _sh("server-2", "systemctl start fake-k3s")
-    _wait("server-2 back UP", lambda: _backend_status(master).get("server-2") == "UP")
+        LAB.out("server-2", "systemctl start fake-k3s")
+    _wait("server-2 back UP", lambda: LAB.haproxy_backends(master).get("server-2") == "UP")
     assert set(_whoami(vip, 6)) == {"server-1", "server-2"}
 
 
 def test_vrrp_password_file_is_private_idempotent_and_removable(lab):
     secret = "Lb7pass9"
-    first = playbook(lab["inventory"], "converge.yml", "--diff", "-e", f"k3s_lb_auth_pass={secret}")
+    first = _play("converge.yml", "--diff", "-e", f"k3s_lb_auth_pass={secret}")
     assert first.returncode == 0, first.stdout[-4000:]
     assert secret not in first.stdout + first.stderr
     for lb in LBS:
-        assert _sh(lb, "stat -c %a /etc/keepalived/k3s-vrrp-auth.conf").strip() == "600"
-    again = playbook(lab["inventory"], "converge.yml", "-e", f"k3s_lb_auth_pass={secret}")
+        assert LAB.out(lb, "stat -c %a /etc/keepalived/k3s-vrrp-auth.conf").strip() == "600"
+    again = _play("converge.yml", "-e", f"k3s_lb_auth_pass={secret}")
     assert again.returncode == 0, again.stdout[-4000:]
     assert {lb: recap(again.stdout)[lb]["changed"] for lb in LBS} == {lb: 0 for lb in LBS}
     # Both routers accept each other's authenticated adverts: still one VIP holder, the MASTER.
     time.sleep(4)
     assert _holders(lab["vip"]) == ["lb-1"]
-    back = playbook(lab["inventory"], "converge.yml")
+    back = _play("converge.yml")
     assert back.returncode == 0, back.stdout[-4000:]
     for lb in LBS:
-        assert "k3s-vrrp-auth.conf" not in _sh(lb, "ls /etc/keepalived").split()
+        assert "k3s-vrrp-auth.conf" not in LAB.out(lb, "ls /etc/keepalived").split()
     assert _wait("the VIP on lb-1 only", lambda: _holders(lab["vip"]) == ["lb-1"])
 
 
@@ -235,7 +222,7 @@ def _cluster(lab, nodes: list[dict], members: list[dict] | None) -> None:
         for name, obj in files.items():
             blob = base64.b64encode(json.dumps(obj).encode()).decode()
             code += f"open({name!r}, 'wb').write(base64.b64decode({blob!r}))\n"
-        _sh(host, f"python3 -c {_quote(code)}")
+        LAB.sh(host, "python3", "-c", code)
 
 
 def _servers(lab) -> tuple[list[dict], list[dict]]:
@@ -245,14 +232,14 @@ def _servers(lab) -> tuple[list[dict], list[dict]]:
     return nodes, members
 
 
-def _report(lab, *args: str):
-    return playbook(lab["inventory"], str(ROOT / "playbooks" / "report.yml"), *args)
+def _report(lab, *args: str) -> Run:
+    return playbook(LAB.inventory, "report.yml", *args, timeout=300)
 
 
 def test_report_healthy_cluster_through_the_vip(lab):
     nodes, members = _servers(lab)
     _cluster(lab, nodes, members)
-    _sh("server-1", "rm -f /opt/fake-k3s/kubectl.log")
+    LAB.out("server-1", "rm -f /opt/fake-k3s/kubectl.log")
     for args in ((), ("--check",)):
         proc = _report(lab, *args)
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
@@ -262,7 +249,7 @@ def test_report_healthy_cluster_through_the_vip(lab):
         assert "server-2 Ready control-plane,etcd,master v1.36.1+k3s1" in text
         assert "etcd: 2 members, 2 voters, 0 learners" in text
         assert "PROBLEM" not in text
-    assert _sh("server-1", "cat /opt/fake-k3s/kubectl.log").split() == [f"https://{lab['vip']}:6443"] * 2
+    assert LAB.out("server-1", "cat /opt/fake-k3s/kubectl.log").split() == [f"https://{lab['vip']}:6443"] * 2
 
 
 @pytest.mark.parametrize(
@@ -297,7 +284,7 @@ def test_report_without_embedded_etcd(lab):
 
 
 def test_report_before_k3s_runs(lab):
-    _sh("server-1", "mv /etc/rancher/k3s/k3s.yaml /etc/rancher/k3s/k3s.yaml.off")
+    LAB.out("server-1", "mv /etc/rancher/k3s/k3s.yaml /etc/rancher/k3s/k3s.yaml.off")
     try:
         check = _report(lab, "--check")
         assert check.returncode == 0, check.stdout[-3000:]
@@ -306,4 +293,4 @@ def test_report_before_k3s_runs(lab):
         assert real.returncode != 0
         assert "k3s has not run there" in flat(real.stdout)
     finally:
-        _sh("server-1", "mv /etc/rancher/k3s/k3s.yaml.off /etc/rancher/k3s/k3s.yaml")
+        LAB.out("server-1", "mv /etc/rancher/k3s/k3s.yaml.off /etc/rancher/k3s/k3s.yaml")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lb_helpers import ROOT, flat, playbook, recap
+from edgefleet_testing import ROOT, UNREACHABLE, Run, flat, playbook, recap
 
 ROLE = ROOT / "roles" / "loadbalancer"
-UNREACHABLE = {"ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_user": "nobody"}
+CONVERGE = str(Path(__file__).with_name("converge.yml"))
 
 
 def _inventory(tmp_path: Path, servers: int = 2, lbs: int = 2) -> Path:
@@ -32,8 +32,12 @@ def _inventory(tmp_path: Path, servers: int = 2, lbs: int = 2) -> Path:
     return path
 
 
+def _play(inventory: Path, *args: str) -> Run:
+    return playbook(inventory, CONVERGE, *args, timeout=120)
+
+
 def _converge(tmp_path: Path, extra: dict, **topology) -> tuple[int, str]:
-    proc = playbook(_inventory(tmp_path, **topology), "converge.yml", "-e", json.dumps(extra), timeout=120)
+    proc = _play(_inventory(tmp_path, **topology), "-e", json.dumps(extra))
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -78,7 +82,7 @@ def test_vrrp_peers_must_be_addresses(tmp_path):
     data = yaml.safe_load(inventory.read_text())
     data["k3s_cluster"]["children"]["k3s_loadbalancers"]["hosts"]["lb-2"]["ansible_host"] = "localhost"
     inventory.write_text(yaml.safe_dump(data))
-    proc = playbook(inventory, "converge.yml", timeout=120)
+    proc = _play(inventory)
     assert proc.returncode != 0
     assert "VRRP unicast needs the ansible_host of every load balancer to be an IPv4 address" in flat(proc.stdout)
 
@@ -89,11 +93,11 @@ def test_load_balancer_on_a_k3s_server_needs_another_port(tmp_path):
     children = data["k3s_cluster"]["children"]
     children["k3s_servers"]["hosts"]["lb-1"] = dict(UNREACHABLE)
     inventory.write_text(yaml.safe_dump(data))
-    proc = playbook(inventory, "converge.yml", timeout=120)
+    proc = _play(inventory)
     assert proc.returncode != 0
     assert recap(proc.stdout)["lb-1"]["unreachable"] == 0
     assert "lb-1 is also a k3s node" in flat(proc.stdout)
-    other = playbook(inventory, "converge.yml", "-e", "k3s_lb_port=7443", timeout=120)
+    other = _play(inventory, "-e", "k3s_lb_port=7443")
     assert recap(other.stdout)["lb-1"]["unreachable"] == 1, other.stdout[-3000:]
 
 

@@ -3,6 +3,7 @@
 """site.yml on one lab HA site (3 servers on embedded etcd, 1 load balancer, 1 agent), in the order a site lives:
 check on bare hosts, converge, no-op, the restart contract (a binary installed by an earlier, partial run; a run
 killed between plays), token failures, a rebuilt first server, reset. The tests share the lab and run in file order.
+The plain HA converge / idempotence / check / etcd voters / token-not-logged sequence is molecule/ha's.
 
 The k3s here is the project's test runtime (tests/k3s_runtime) unless RELEASES=/K3S_VERSION= name real releases.
 """
@@ -70,8 +71,8 @@ def test_check_on_bare_hosts_reports_changes_and_installs_nothing(lab):
         assert lab.out(host, UNTOUCHED).strip() == "", host
 
 
-def test_converge_keeps_tokens_apart_and_out_of_the_output(lab):
-    converge = lab.play("site.yml", "-vvv").ok()
+def test_converge_gives_agents_their_own_token(lab):
+    lab.play("site.yml").ok()
     server_token = lab.out("server-1", "cat /var/lib/rancher/k3s/server/token").strip()
     agent_token = lab.out(AGENT, "cat /etc/rancher/k3s/cluster-token").strip()
     server_password = server_token.split(":")[-1]
@@ -80,12 +81,9 @@ def test_converge_keeps_tokens_apart_and_out_of_the_output(lab):
     # The agent joined with its own token (k3s agent-token): user node, another password than the server token.
     assert agent_token.startswith("K10") and "::node:" in agent_token
     assert agent_password != server_password
-    for secret in (server_password, agent_password):
-        assert secret not in converge.output, "a token leaked into the -vvv output"
     # Nothing on the agent holds the server token's password (what lets a host join as a server).
     hits = lab.sh(AGENT, "grep", "-rlF", server_password, "/etc/rancher", "/var/lib/rancher/k3s", check=False)
     assert hits.returncode == 1 and hits.stdout == "", f"the server token is on the agent: {hits.stdout}"
-    assert _voters(lab) == list(SERVERS)
     assert "cluster-init: true" in _config(lab, "server-1")
     for host in ("server-2", "server-3"):
         assert "server: https://" in _config(lab, host) and "cluster-init" not in _config(lab, host)
@@ -99,10 +97,9 @@ def test_converge_keeps_tokens_apart_and_out_of_the_output(lab):
         assert len(modes) == len(paths) and all(line.endswith(" 600") for line in modes), modes
 
 
-def test_second_run_and_check_mode_change_nothing(lab):
+def test_a_run_without_changes_restarts_nothing(lab):
     before = {host: _started(lab, host) for host in NODES}
     lab.play("site.yml").unchanged()
-    lab.play("site.yml", "--check", "--diff").unchanged()
     assert {host: _started(lab, host) for host in NODES} == before, "a run without changes restarted k3s"
 
 

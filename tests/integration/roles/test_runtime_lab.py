@@ -10,23 +10,16 @@ role installs whatever the release holds, verified against its sha256sum file, a
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
-from roles_helpers import ROOT, changed_counts, flat, lab_cli
+from edgefleet_testing import Lab, Run, flat
 
 pytestmark = pytest.mark.lab
 
-LAB = "roles-runtime-test"
 GOOD = ("v1.35.5+k3s1", "v1.36.1+k3s1")
 CORRUPT = "v1.31.5+k3s1"
-
-
-def _lab(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return lab_cli(LAB, *args, check=check)
 
 
 def _release(root: Path, version: str, corrupt: bool = False) -> None:
@@ -53,162 +46,131 @@ def lab(tmp_path_factory):
     for version in GOOD:
         _release(releases, version)
     _release(releases, CORRUPT, corrupt=True)
+    lab = Lab("roles-runtime-test")
     try:
-        _lab("up", "--servers", "1", "--agents", "1", "--lbs", "0", "--gpu-agents", "0")
-        _lab("mirror", "publish", str(releases))
-        inventory = ROOT / ".lab" / LAB / "inventory.yml"
-        _lab("inventory", "--output", str(inventory))
-        yield inventory
+        lab.up(servers=1, agents=1, publish=False)
+        lab.cli("mirror", "publish", str(releases))
+        yield lab
     finally:
-        _lab("down", check=False)
+        lab.down()
 
 
-def _site(env, inventory: Path, version: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            str(Path(sys.executable).with_name("ansible-playbook")),
-            "-i",
-            str(inventory),
-            str(ROOT / "playbooks" / "site.yml"),
-            "--tags",
-            "prereq,runtime",
-            "-e",
-            f"k3s_version={version}",
-            "-e",
-            "k3s_install_images=true",
-            *args,
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+def _site(lab: Lab, version: str, *args: str) -> Run:
+    return lab.play(
+        "site.yml", "--tags", "prereq,runtime", "-e", "k3s_install_images=true", *args, version=version, timeout=600
     )
 
 
-def _changed(stdout: str) -> dict[str, int]:
-    return changed_counts(stdout)
-
-
-def _host(host: str, *cmd: str) -> str:
-    return _lab("exec", host, "--", *cmd).stdout
-
-
-def test_install_idempotence_check_and_corrupt_release(lab, ansible_env):
+def test_install_idempotence_check_and_corrupt_release(lab):
     # check mode on fresh hosts reports the install (binary, images, units) and installs nothing
-    fresh = _site(ansible_env, lab, GOOD[0], "--check")
+    fresh = _site(lab, GOOD[0], "--check")
     assert fresh.returncode == 0, flat(fresh.stdout)[-3000:]
-    assert all(n > 0 for n in _changed(fresh.stdout).values())
+    assert all(n > 0 for n in fresh.changed.values())
     paths = "/usr/local/bin/k3s /etc/systemd/system/k3s.service /etc/systemd/system/k3s-agent.service /var/lib/rancher"
     for host in ("server-1", "agent-1"):
-        left = _host(host, "sh", "-c", f"for p in {paths}; do if [ -e $p ]; then echo $p; fi; done")
+        left = lab.out(host, f"for p in {paths}; do if [ -e $p ]; then echo $p; fi; done")
         assert left.strip() == "", left
 
-    first = _site(ansible_env, lab, GOOD[0])
+    first = _site(lab, GOOD[0])
     assert first.returncode == 0, flat(first.stdout)[-3000:]
-    assert all(n > 0 for n in _changed(first.stdout).values())
+    assert all(n > 0 for n in first.changed.values())
     for host in ("server-1", "agent-1"):
-        assert f"k3s version {GOOD[0]}" in _host(host, "/usr/local/bin/k3s", "--version")
-    assert "k3s.service" in _host("server-1", "ls", "/etc/systemd/system")
-    assert "k3s-agent.service" in _host("agent-1", "ls", "/etc/systemd/system")
-    mode = _host("server-1", "stat", "-c", "%a", "/etc/systemd/system/k3s.service.env").strip()
+        assert f"k3s version {GOOD[0]}" in lab.sh(host, "/usr/local/bin/k3s", "--version").stdout
+    assert "k3s.service" in lab.sh("server-1", "ls", "/etc/systemd/system").stdout
+    assert "k3s-agent.service" in lab.sh("agent-1", "ls", "/etc/systemd/system").stdout
+    mode = lab.sh("server-1", "stat", "-c", "%a", "/etc/systemd/system/k3s.service.env").stdout.strip()
     assert mode == "600"
 
-    second = _site(ansible_env, lab, GOOD[0])
+    second = _site(lab, GOOD[0])
     assert second.returncode == 0
-    assert set(_changed(second.stdout).values()) == {0}, flat(second.stdout)[-3000:]
+    assert set(second.changed.values()) == {0}, flat(second.stdout)[-3000:]
 
     # an upgrade in check mode reports a change and changes nothing
-    check = _site(ansible_env, lab, GOOD[1], "--check")
+    check = _site(lab, GOOD[1], "--check")
     assert check.returncode == 0, flat(check.stdout)[-3000:]
-    assert all(n > 0 for n in _changed(check.stdout).values())
-    assert f"k3s version {GOOD[0]}" in _host("server-1", "/usr/local/bin/k3s", "--version")
+    assert all(n > 0 for n in check.changed.values())
+    assert f"k3s version {GOOD[0]}" in lab.sh("server-1", "/usr/local/bin/k3s", "--version").stdout
 
     # a release whose checksum does not match fails the host and leaves the binary alone
-    bad = _site(ansible_env, lab, CORRUPT)
+    bad = _site(lab, CORRUPT)
     assert bad.returncode != 0
     out = flat(bad.stdout)
     assert f"k3s {CORRUPT} was NOT installed on server-1" in out
     assert f"The installed binary ({GOOD[0]}) and the k3s service were left untouched." in out
-    assert f"k3s version {GOOD[0]}" in _host("server-1", "/usr/local/bin/k3s", "--version")
+    assert f"k3s version {GOOD[0]}" in lab.sh("server-1", "/usr/local/bin/k3s", "--version").stdout
 
-    upgrade = _site(ansible_env, lab, GOOD[1])
+    upgrade = _site(lab, GOOD[1])
     assert upgrade.returncode == 0
-    assert f"k3s version {GOOD[1]}" in _host("agent-1", "/usr/local/bin/k3s", "--version")
+    assert f"k3s version {GOOD[1]}" in lab.sh("agent-1", "/usr/local/bin/k3s", "--version").stdout
 
 
-def test_drifted_files_are_reported_in_check_mode_then_repaired(lab, ansible_env):
+def test_drifted_files_are_reported_in_check_mode_then_repaired(lab):
     """The prereq and runtime roles skip files whose probed mode, owner and sha1 already match; drift must still be
     seen (--check --diff changes nothing) and repaired by the next run, which a third run then leaves alone."""
     version = GOOD[1]
-    assert _site(ansible_env, lab, version).returncode == 0
-    _host(
+    assert _site(lab, version).returncode == 0
+    lab.out(
         "server-1",
-        "sh",
-        "-c",
         "chmod 0640 /etc/systemd/system/k3s.service.env && echo 'net.ipv4.ip_forward = 0' >> /etc/sysctl.d/90-k3s.conf",
     )
-    _host(
+    lab.out(
         "agent-1",
-        "sh",
-        "-c",
         "echo '# local edit' >> /etc/systemd/system/k3s-agent.service"
         " && rmdir /etc/rancher/k3s/config.yaml.d && chmod 0600 /etc/modules-load.d/k3s.conf",
     )
 
-    check = _site(ansible_env, lab, version, "--check", "--diff")
+    check = _site(lab, version, "--check", "--diff")
     assert check.returncode == 0, flat(check.stdout)[-3000:]
-    counts = _changed(check.stdout)
+    counts = check.changed
     assert counts["server-1"] == 2 and counts["agent-1"] == 3, counts
     assert "-net.ipv4.ip_forward = 0" in check.stdout
     assert "-# local edit" in check.stdout
-    assert _host("server-1", "stat", "-c", "%a", "/etc/systemd/system/k3s.service.env").strip() == "640"
-    assert "config.yaml.d" not in _host("agent-1", "ls", "/etc/rancher/k3s")
+    assert lab.sh("server-1", "stat", "-c", "%a", "/etc/systemd/system/k3s.service.env").stdout.strip() == "640"
+    assert "config.yaml.d" not in lab.sh("agent-1", "ls", "/etc/rancher/k3s").stdout
 
-    fix = _site(ansible_env, lab, version)
+    fix = _site(lab, version)
     assert fix.returncode == 0, flat(fix.stdout)[-3000:]
-    assert _changed(fix.stdout) == counts
-    assert _host("server-1", "stat", "-c", "%a", "/etc/systemd/system/k3s.service.env").strip() == "600"
-    assert "= 0" not in _host("server-1", "cat", "/etc/sysctl.d/90-k3s.conf")
-    assert "# local edit" not in _host("agent-1", "cat", "/etc/systemd/system/k3s-agent.service")
-    assert "config.yaml.d" in _host("agent-1", "ls", "/etc/rancher/k3s")
-    assert _host("agent-1", "stat", "-c", "%a", "/etc/modules-load.d/k3s.conf").strip() == "644"
+    assert fix.changed == counts
+    assert lab.sh("server-1", "stat", "-c", "%a", "/etc/systemd/system/k3s.service.env").stdout.strip() == "600"
+    assert "= 0" not in lab.sh("server-1", "cat", "/etc/sysctl.d/90-k3s.conf").stdout
+    assert "# local edit" not in lab.sh("agent-1", "cat", "/etc/systemd/system/k3s-agent.service").stdout
+    assert "config.yaml.d" in lab.sh("agent-1", "ls", "/etc/rancher/k3s").stdout
+    assert lab.sh("agent-1", "stat", "-c", "%a", "/etc/modules-load.d/k3s.conf").stdout.strip() == "644"
 
-    again = _site(ansible_env, lab, version)
-    assert set(_changed(again.stdout).values()) == {0}, flat(again.stdout)[-3000:]
+    again = _site(lab, version)
+    assert set(again.changed.values()) == {0}, flat(again.stdout)[-3000:]
 
 
-def test_tampered_airgap_binary_is_refused_and_the_installed_one_kept(lab, ansible_env, tmp_path):
+def test_tampered_airgap_binary_is_refused_and_the_installed_one_kept(lab, tmp_path):
     _release(tmp_path, GOOD[0])
     with (tmp_path / GOOD[0] / "k3s").open("a") as binary:
         binary.write("# tampered after the checksum file was written\n")
-    bad = _site(ansible_env, lab, GOOD[0], "-e", "k3s_install_source=airgap", "-e", f"k3s_airgap_dir={tmp_path}")
+    bad = _site(lab, GOOD[0], "-e", "k3s_install_source=airgap", "-e", f"k3s_airgap_dir={tmp_path}")
     assert bad.returncode != 0
     out = flat(bad.stdout)
     assert f"k3s {GOOD[0]} was NOT installed on server-1" in out
     assert "does not match sha256sum-amd64.txt" in out
     assert f"The installed binary ({GOOD[1]}) and the k3s service were left untouched." in out
     for host in ("server-1", "agent-1"):
-        assert f"k3s version {GOOD[1]}" in _host(host, "/usr/local/bin/k3s", "--version")
+        assert f"k3s version {GOOD[1]}" in lab.sh(host, "/usr/local/bin/k3s", "--version").stdout
 
 
-def test_env_file_values_stay_out_of_the_output(lab, ansible_env):
+def test_env_file_values_stay_out_of_the_output(lab):
     secret = "s3cret-proxy-pw-7f3a"
     env = ["-e", '{"k3s_env": {"HTTPS_PROXY": "http://edge:' + secret + '@proxy.example:3128"}}']
-    assert _site(ansible_env, lab, GOOD[1]).returncode == 0  # converged, so only the env file differs below
-    check = _site(ansible_env, lab, GOOD[1], *env, "--check", "--diff", "-vvv")
+    assert _site(lab, GOOD[1]).returncode == 0  # converged, so only the env file differs below
+    check = _site(lab, GOOD[1], *env, "--check", "--diff", "-vvv")
     assert check.returncode == 0, flat(check.stdout)[-3000:]
-    assert _changed(check.stdout)["server-1"] == 1
+    assert check.changed["server-1"] == 1
     assert secret not in check.stdout + check.stderr
     assert "service.env=" not in check.stdout, "the env file's hash was probed while it holds k3s_env values"
-    assert secret not in _host("server-1", "cat", "/etc/systemd/system/k3s.service.env")
+    assert secret not in lab.sh("server-1", "cat", "/etc/systemd/system/k3s.service.env").stdout
 
-    applied = _site(ansible_env, lab, GOOD[1], *env)
+    applied = _site(lab, GOOD[1], *env)
     assert applied.returncode == 0 and secret not in applied.stdout
-    assert secret in _host("server-1", "cat", "/etc/systemd/system/k3s.service.env")
-    assert _host("server-1", "stat", "-c", "%a", "/etc/systemd/system/k3s.service.env").strip() == "600"
+    assert secret in lab.sh("server-1", "cat", "/etc/systemd/system/k3s.service.env").stdout
+    assert lab.sh("server-1", "stat", "-c", "%a", "/etc/systemd/system/k3s.service.env").stdout.strip() == "600"
 
-    restored = _site(ansible_env, lab, GOOD[1])
+    restored = _site(lab, GOOD[1])
     assert restored.returncode == 0
-    assert secret not in _host("server-1", "cat", "/etc/systemd/system/k3s.service.env")
+    assert secret not in lab.sh("server-1", "cat", "/etc/systemd/system/k3s.service.env").stdout

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import time
+from pathlib import Path
 
 import pytest
-from scenario_lab import RELEASES, Lab, flat, recap, tail
+from edgefleet_testing import RELEASES, VERSION, Lab, Run, flat, recap
 
 pytestmark = pytest.mark.lab
 
 LAB = "scen-fault"
-VERSION = os.environ.get("EDGEFLEET_K3S_VERSION") or "v1.36.1+k3s1"
 TAMPERED_VERSION = "v1.36.2+k3s1"
 SERVERS = ["server-1", "server-2", "server-3"]
 NODES = {*SERVERS, "agent-1"}
@@ -32,20 +31,6 @@ K3S = "/usr/local/bin/k3s"
 # haproxy takes a server out after a failed client connection plus one failed check, or k3s_lb_healthcheck_fall (3)
 # failed checks every k3s_lb_healthcheck_interval (2 s) with a check timeout of 5 s: well inside this bound.
 LB_DETECTION_SECONDS = 30
-# Backend states from haproxy's admin socket on a load balancer: "name status" per server of k3s_servers.
-HAPROXY_STATES = (
-    "import socket\n"
-    "s = socket.socket(socket.AF_UNIX)\n"
-    "s.connect('/run/haproxy/admin.sock')\n"
-    "s.sendall(b'show stat\\n')\n"
-    "data = b''\n"
-    "while chunk := s.recv(65536):\n"
-    "    data += chunk\n"
-    "for line in data.decode().splitlines():\n"
-    "    f = line.split(',')\n"
-    "    if len(f) > 17 and f[0] == 'k3s_servers' and f[1] != 'BACKEND':\n"
-    "        print(f[1], f[17])\n"
-)
 
 
 def _release_sha256(version_dir, asset: str) -> str:
@@ -60,7 +45,7 @@ def cluster(tmp_path_factory):
     """The converged HA cluster; the lab is always removed afterwards."""
     assert (RELEASES / VERSION / "k3s").is_file(), "build the releases first: make releases"
     lab = Lab(LAB)
-    lab.cli("down", check=False)
+    lab.down()
     try:
         topology = ("--servers", "3", "--lbs", "1", "--agents", "1", "--gpu-agents", "0")
         # `up` is idempotent; one retry covers a lab host whose SSH is slow to open on a loaded machine (lab issue,
@@ -69,27 +54,29 @@ def cluster(tmp_path_factory):
             lab.cli("up", *topology)
         lab.cli("mirror", "publish", str(RELEASES))
         log = tmp_path_factory.mktemp("converge") / "site.log"
-        proc = lab.site("-e", f"k3s_version={VERSION}", log=log)
-        assert proc.returncode == 0, f"site.yml did not converge the HA cluster (log {log}):\n{tail(proc)}"
+        proc = _site(lab, VERSION, log)
+        assert proc.returncode == 0, f"site.yml did not converge the HA cluster (log {log}):\n{proc.tail(60)}"
         yield lab
     finally:
-        lab.cli("down", check=False)
+        lab.down()
+
+
+def _site(lab: Lab, version: str, log: Path, *args: str) -> Run:
+    """site.yml with k3s_version=VERSION against the lab; its output is also written to LOG."""
+    run = lab.play("site.yml", *args, version=version, timeout=900)
+    log.write_text(run.stdout + "\n--- stderr ---\n" + run.stderr)
+    return run
 
 
 def _kubectl(lab: Lab, url: str, *args: str):
     return lab.sh("server-1", K3S, "kubectl", "--server", url, "--request-timeout=10s", *args, check=False)
 
 
-def _backend_states(lab: Lab) -> dict[str, str]:
-    out = lab.sh("lb-1", "python3", "-c", HAPROXY_STATES).stdout
-    return dict(line.split(None, 1) for line in out.splitlines() if line.strip())
-
-
 def test_api_survives_a_stopped_server_and_site_reconverges(cluster: Lab, tmp_path):
     vip = cluster.cluster_vars()["k3s_lb_vip"]
     url = f"https://{vip}:6443"
 
-    assert _backend_states(cluster) == dict.fromkeys(SERVERS, "UP")
+    assert cluster.haproxy_backends("lb-1") == dict.fromkeys(SERVERS, "UP")
     cluster.cli("stop", "server-2")
     assert cluster.sh("server-2", "true", check=False).returncode != 0, "server-2 still runs after `lab stop`"
 
@@ -107,14 +94,14 @@ def test_api_survives_a_stopped_server_and_site_reconverges(cluster: Lab, tmp_pa
         assert (read.returncode, read.stdout.strip()) == (0, str(round_)), f"read back {name}: {read.stderr}"
 
     deadline = time.monotonic() + LB_DETECTION_SECONDS
-    while (states := _backend_states(cluster)).get("server-2") != "DOWN" and time.monotonic() < deadline:
+    while (states := cluster.haproxy_backends("lb-1")).get("server-2") != "DOWN" and time.monotonic() < deadline:
         time.sleep(1)
     assert states == {"server-1": "UP", "server-2": "DOWN", "server-3": "UP"}, f"haproxy backends: {states}"
 
     cluster.cli("start", "server-2")
     log = tmp_path / "site-after-fault.log"
-    proc = cluster.site("-e", f"k3s_version={VERSION}", log=log)
-    assert proc.returncode == 0, f"site.yml did not converge after server-2 came back (log {log}):\n{tail(proc)}"
+    proc = _site(cluster, VERSION, log)
+    assert proc.returncode == 0, f"site.yml did not converge after server-2 came back (log {log}):\n{proc.tail(60)}"
 
     counts = recap(proc.stdout)
     others = ["server-1", "server-3", "agent-1", "lb-1"]
@@ -147,11 +134,13 @@ def test_tampered_release_is_refused_and_the_agent_untouched(cluster: Lab, tmp_p
     assert before["active"] == "active" and before["main_pid"] not in ("", "0"), before
 
     log = tmp_path / "site-tampered.log"
-    proc = cluster.site("-e", f"k3s_version={TAMPERED_VERSION}", "--limit", "agent-1", log=log)
+    proc = _site(cluster, TAMPERED_VERSION, log, "--limit", "agent-1")
     out = flat(proc.stdout)
     assert proc.returncode != 0, f"site.yml accepted a tampered k3s {TAMPERED_VERSION} (log {log})"
-    assert "was NOT installed on agent-1" in out, f"no refusal message (log {log}):\n{tail(proc)}"
-    assert re.search(r"checksum .* did not match", out), f"the failure is not the checksum (log {log}):\n{tail(proc)}"
+    assert "was NOT installed on agent-1" in out, f"no refusal message (log {log}):\n{proc.tail(60)}"
+    assert re.search(r"checksum .* did not match", out), (
+        f"the failure is not the checksum (log {log}):\n{proc.tail(60)}"
+    )
     assert recap(proc.stdout).get("agent-1", {}).get("failed") == 1, recap(proc.stdout)
 
     after = _agent_state(cluster)

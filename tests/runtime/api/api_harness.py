@@ -1,25 +1,21 @@
-"""A tiny HTTPS front for KubeAPI, used only by these tests (the runtime's real listener belongs to k3srt core).
-
-It mirrors what the core listener does: TLS with client certificates from a throwaway CA, the certificate's CN/O
-mapped to ``Identity(user=CN, groups=O…)``, the request handed to ``KubeAPI.handle``, streaming (generator) bodies
-written with chunked transfer encoding.
+"""KubeAPI behind k3srt's own HTTPS listener (``k3srt.httpsd.Listener``), used only by these tests: TLS with client
+certificates from a throwaway CA, the certificate's CN/O mapped to ``Identity(user=CN, groups=O…)``, the request
+handed to ``KubeAPI.handle``, streaming (generator) bodies written with chunked transfer encoding.
 """
 
 from __future__ import annotations
 
 import datetime
-import http.server
 import ipaddress
 import os
-import ssl
-import threading
-import urllib.parse
+import sys
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from k3srt.web import Identity, Request
+from k3srt.httpsd import Listener
+from k3srt.web import Identity, Request, Response
 
 
 def _name(cn: str, orgs: tuple[str, ...] = ()) -> x509.Name:
@@ -93,99 +89,36 @@ class PKI:
         return cert_path, key_path
 
 
-def identity_from_cert(peercert: dict | None) -> Identity | None:
-    if not peercert:
-        return None
-    cn, orgs = None, []
-    for rdn in peercert.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                cn = value
-            elif key == "organizationName":
-                orgs.append(value)
-    return Identity(cn, tuple(orgs)) if cn else None
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
-    def _serve(self):
-        url = urllib.parse.urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        request = Request(
-            method=self.command,
-            path=url.path,
-            query=urllib.parse.parse_qs(url.query, keep_blank_values=True),
-            headers={k.lower(): v for k, v in self.headers.items()},
-            body=body,
-            identity=identity_from_cert(self.connection.getpeercert()),
-            remote_addr=self.client_address[0],
-        )
-        self.server.requests.append((request.method, request.path, request.headers.get("content-type", "")))
-        response = self.server.api.handle(request)
-        if hasattr(response.body, "__next__"):
-            self._stream(response)
-            return
-        data, ctype = response.encode()
-        self.send_response(response.status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in response.headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _stream(self, response):
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type or "application/json")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        gen = response.body
-        try:
-            for chunk in gen:
-                if not chunk:
-                    continue
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
-            self.close_connection = True
-        finally:
-            gen.close()
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
-
-
 class HTTPSFront:
-    def __init__(self, api, pki: PKI):
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.daemon_threads = True
-        self.server.api = api
-        self.server.requests = []
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(pki.server_cert, pki.server_key)
-        ctx.load_verify_locations(pki.ca_path)
-        ctx.verify_mode = ssl.CERT_OPTIONAL
-        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
-        self.url = f"https://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+    """The listener's owner: every request goes to API (no supervisor routes, no basic or bearer credentials: only
+    client certificates identify a caller) and is recorded as (method, path, content-type) in ``requests``."""
 
-    @property
-    def requests(self) -> list:
-        return self.server.requests
+    def __init__(self, api, pki: PKI):
+        self.api = api
+        self.requests: list[tuple[str, str, str]] = []
+        self.listener = Listener(self, "127.0.0.1", 0, pki.server_cert, pki.server_key, pki.ca_path)
+        self.port = self.listener.httpd.server_address[1]
+        self.url = f"https://127.0.0.1:{self.port}"
+
+    def route(self, request: Request) -> Response:
+        self.requests.append((request.method, request.path, request.headers.get("content-type", "")))
+        return self.api.handle(request)
+
+    def basic_auth(self, user: str, password: str) -> Identity | None:
+        return None
+
+    def bearer_auth(self, token: str) -> Identity | None:
+        return None
+
+    def log(self, msg: str, level: str = "info") -> None:
+        print(f"https front [{level}] {msg}", file=sys.stderr)
 
     def start(self) -> HTTPSFront:
-        self._thread.start()
+        self.listener.start()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.listener.stop()
 
 
 def write_kubeconfig(path: str, url: str, pki: PKI, cert: str, key: str) -> None:

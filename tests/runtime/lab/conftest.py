@@ -15,7 +15,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import k3sbin  # noqa: E402
-from lab_helpers import AGENT, LB, REPO, SERVERS, VERSION, ClusterSecrets, Lab, haproxy_config  # noqa: E402
+from edgefleet_testing import ROOT  # noqa: E402
+from lab_helpers import AGENT, LB, SERVERS, VERSION, ClusterSecrets, RuntimeLab, haproxy_config  # noqa: E402
 
 LAB_NAME = "rtlab"
 
@@ -31,7 +32,7 @@ def _binary(tmp_path_factory) -> str:
         return k3sbin.REAL or os.environ["RTLAB_K3S"]
     out = tmp_path_factory.mktemp("releases")
     subprocess.run(
-        [sys.executable, str(REPO / "tests" / "k3s_runtime" / "build.py"), "--out", str(out), "--only", VERSION],
+        [sys.executable, str(ROOT / "tests" / "k3s_runtime" / "build.py"), "--out", str(out), "--only", VERSION],
         check=True,
         capture_output=True,
         stdin=subprocess.DEVNULL,
@@ -40,7 +41,7 @@ def _binary(tmp_path_factory) -> str:
     return str(out / VERSION / "k3s")
 
 
-def _save_journals(lab: Lab, dest) -> None:
+def _save_journals(lab: RuntimeLab, dest) -> None:
     for host in (*SERVERS, AGENT):
         try:
             (dest / f"{host}.journal").write_text(lab.journal(host, "k3s", "k3s-agent"))
@@ -49,15 +50,15 @@ def _save_journals(lab: Lab, dest) -> None:
 
 
 @pytest.fixture(scope="module")
-def rtlab(request, tmp_path_factory) -> Lab:
-    lab = Lab(LAB_NAME)
+def rtlab(request, tmp_path_factory) -> RuntimeLab:
+    lab = RuntimeLab(LAB_NAME)
     logs = tmp_path_factory.mktemp("rtlab-journals")
 
     def teardown():
         _save_journals(lab, logs)
-        lab.cli("down", check=False, timeout=300)
+        lab.down()
 
-    lab.cli("down", check=False, timeout=300)  # leftovers of an interrupted run
+    lab.down()  # leftovers of an interrupted run
     request.addfinalizer(teardown)
     binary = _binary(tmp_path_factory)
     lab.cli("up", "--servers", "3", "--agents", "1", "--gpu-agents", "0", "--lbs", "1")
@@ -65,7 +66,7 @@ def rtlab(request, tmp_path_factory) -> Lab:
         lab.install(host, binary, "server")
     lab.install(AGENT, binary, "agent")
     lab.put_file(LB, "/etc/haproxy/haproxy.cfg", haproxy_config({h: lab.ip(h) for h in SERVERS}), "0644")
-    lab.sh(LB, "haproxy -c -q -f /etc/haproxy/haproxy.cfg && systemctl enable --now haproxy")
+    lab.script(LB, "haproxy -c -q -f /etc/haproxy/haproxy.cfg && systemctl enable --now haproxy")
     return lab
 
 

@@ -1,7 +1,8 @@
 # Copyright (c) edgefleet.k3s contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Helpers for the runtime's lab contract tests: drive lab hosts with podman exec, install the test runtime
-binary, write config/unit/haproxy files, and wait for conditions.
+binary, write config/unit/haproxy files, and wait for conditions. The lab itself (CLI, addresses, podman) is
+edgefleet_testing.Lab's.
 
 Secrets: tokens reach hosts only on stdin (``put_file``) and are never part of an argv, an assertion message or a
 log line written by these helpers."""
@@ -9,15 +10,11 @@ log line written by these helpers."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
-LAB_PATH = REPO / "tests" / "lab"
-CONTAINERS_CONF = LAB_PATH / "containers.conf"
+from edgefleet_testing import Lab
+
 VERSION = "v1.36.1+k3s1"
 K3S_DIR = "/var/lib/rancher/k3s"
 SERVER_DIR = f"{K3S_DIR}/server"
@@ -93,107 +90,59 @@ class ClusterSecrets:
         return f"<ClusterSecrets withheld, done={sorted(self.done)}>"
 
 
-def env() -> dict:
-    e = dict(os.environ)
-    e["PYTHONPATH"] = str(LAB_PATH)
-    e["CONTAINERS_CONF"] = str(CONTAINERS_CONF)
-    e.pop("EDGEFLEET_LAB", None)
-    return e
-
-
-class Lab:
-    """One podman lab driven through the lab CLI (up/down/stop/start) and podman exec/cp (everything else)."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.dir = REPO / ".lab" / name
-
-    # --- lab CLI -------------------------------------------------------------------------------------------------
-    def cli(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [sys.executable, "-m", "edgefleet_lab", "--lab", self.name, *args],
-            capture_output=True,
-            text=True,
-            env=env(),
-            stdin=subprocess.DEVNULL,
-            timeout=timeout,
-            cwd=REPO,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(f"lab {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-        return proc
-
-    def ip(self, host: str) -> str:
-        return json.loads((self.dir / "state.json").read_text())["hosts"][host]["ip"]
-
-    def container(self, host: str) -> str:
-        return f"{self.name}-{host}"
+class RuntimeLab(Lab):
+    """A lab whose hosts are driven with podman exec directly (no lab CLI process per command, and stdin can carry a
+    secret); the lab CLI (up/down/stop/start/isolate/heal) and everything else is Lab's."""
 
     # --- commands on hosts ---------------------------------------------------------------------------------------
     def sh(
-        self, host: str, script: str, check: bool = True, timeout: float = 60, stdin: str | None = None
+        self, host: str, *cmd: str, check: bool = True, timeout: float = 60, stdin: str | None = None
     ) -> subprocess.CompletedProcess:
-        """Run SCRIPT with sh -c in HOST; STDIN (e.g. a secret) is fed on standard input, never on the argv."""
-        args = ["podman", "exec", *(["-i"] if stdin is not None else []), self.container(host), "sh", "-c", script]
-        proc = subprocess.run(
-            args,
-            input=stdin,
-            stdin=None if stdin is not None else subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            env=env(),
-            timeout=timeout,
-        )
+        """Run CMD in HOST; STDIN (e.g. a secret) is fed on standard input, never on the argv."""
+        args = ["exec", *(["-i"] if stdin is not None else []), self.container(host), *cmd]
+        proc = self.podman(*args, input=stdin, timeout=timeout)
         if check and proc.returncode != 0:
-            raise AssertionError(f"{host}: `{script}` failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(f"{host}: `{' '.join(cmd)}` failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         return proc
 
-    def out(self, host: str, script: str, timeout: float = 60) -> str:
-        return self.sh(host, script, timeout=timeout).stdout
+    def script(
+        self, host: str, script: str, check: bool = True, timeout: float = 60, stdin: str | None = None
+    ) -> subprocess.CompletedProcess:
+        """Run SCRIPT with sh -c in HOST (see sh)."""
+        return self.sh(host, "sh", "-c", script, check=check, timeout=timeout, stdin=stdin)
 
     def put_file(self, host: str, path: str, content: str, mode: str = "0600") -> None:
         """Write CONTENT (sent on stdin) to PATH atomically with MODE; the file is never readable by others."""
         tmp = f"{path}.rtlab-tmp"
         script = f"umask 077 && mkdir -p $(dirname {path}) && cat > {tmp} && chmod {mode} {tmp} && mv -f {tmp} {path}"
-        self.sh(host, script, stdin=content)
+        self.script(host, script, stdin=content)
 
     def copy_in(self, host: str, src: str, dest: str) -> None:
-        proc = subprocess.run(
-            ["podman", "cp", src, f"{self.container(host)}:{dest}"],
-            capture_output=True,
-            text=True,
-            env=env(),
-            stdin=subprocess.DEVNULL,
-            timeout=60,
-        )
+        proc = self.podman("cp", src, f"{self.container(host)}:{dest}", timeout=60)
         if proc.returncode != 0:
             raise AssertionError(f"podman cp to {host} failed: {proc.stderr}")
 
     # --- k3s on hosts --------------------------------------------------------------------------------------------
     def install(self, host: str, binary: str, mode: str) -> None:
         """Binary in /usr/local/bin/k3s and an enabled-later unit k3s (server) or k3s-agent (agent)."""
-        self.sh(host, "mkdir -p /usr/local/bin /etc/rancher/k3s")
+        self.sh(host, "mkdir", "-p", "/usr/local/bin", "/etc/rancher/k3s")
         self.copy_in(host, binary, "/usr/local/bin/k3s")
-        self.sh(host, "chmod 0755 /usr/local/bin/k3s && /usr/local/bin/k3s --version")
+        self.script(host, "chmod 0755 /usr/local/bin/k3s && /usr/local/bin/k3s --version")
         self.put_file(host, f"/etc/systemd/system/{unit_name(mode)}.service", UNIT.format(mode=mode), "0644")
-        self.sh(host, "systemctl daemon-reload")
+        self.sh(host, "systemctl", "daemon-reload")
 
     def start_k3s(self, host: str, unit: str = "k3s", block: bool = True, timeout: float = 240) -> None:
         """Enable and start UNIT; with BLOCK, return once it reported READY=1 (Type=notify)."""
         flag = "" if block else "--no-block "
-        proc = self.sh(host, f"systemctl enable {flag}--now {unit}", check=False, timeout=timeout)
+        proc = self.script(host, f"systemctl enable {flag}--now {unit}", check=False, timeout=timeout)
         if proc.returncode != 0:
             raise AssertionError(f"{host}: starting {unit} failed:\n{proc.stderr}\n{self.journal(host, unit)[-4000:]}")
-
-    def journal(self, host: str, *units: str) -> str:
-        names = " ".join(f"-u {u}" for u in (units or ("k3s",)))
-        return self.sh(host, f"journalctl --no-pager -o cat {names}", check=False).stdout
 
     def kubectl(
         self, host: str, args: str, server: str | None = None, timeout: float = 30
     ) -> subprocess.CompletedProcess:
         via = f"--server {server} " if server else ""
-        return self.sh(host, f"k3s kubectl {via}--request-timeout=20s {args}", check=False, timeout=timeout)
+        return self.script(host, f"k3s kubectl {via}--request-timeout=20s {args}", check=False, timeout=timeout)
 
     def nodes(self, host: str, server: str | None = None) -> dict[str, dict]:
         proc = self.kubectl(host, "get nodes -o json", server)
@@ -203,7 +152,9 @@ class Lab:
 
     def db_info(self, host: str) -> list[dict]:
         """Members from GET https://127.0.0.1:6443/db/info on HOST (loopback: no credentials)."""
-        proc = self.sh(host, "curl -sk --max-time 10 https://127.0.0.1:6443/db/info", check=False, timeout=20)
+        proc = self.sh(
+            host, "curl", "-sk", "--max-time", "10", "https://127.0.0.1:6443/db/info", check=False, timeout=20
+        )
         if proc.returncode != 0:
             raise AssertionError(f"{host}: /db/info not reachable (curl {proc.returncode})")
         return json.loads(proc.stdout).get("members", [])

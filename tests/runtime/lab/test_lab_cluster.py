@@ -61,12 +61,12 @@ def voters(lab, host: str) -> set[str] | None:
 
 
 def is_active(lab, host: str, unit: str = "k3s") -> bool:
-    return lab.sh(host, f"systemctl is-active --quiet {unit}", check=False).returncode == 0
+    return lab.script(host, f"systemctl is-active --quiet {unit}", check=False).returncode == 0
 
 
 def join_server(lab, host: str, timeout: float = 150) -> None:
     """Start HOST (config already written) and wait until its own /db/info lists it and the unit is active."""
-    lab.sh(host, "systemctl enable --no-block --now k3s")
+    lab.script(host, "systemctl enable --no-block --now k3s")
     wait_for(
         lambda: any(member_node(m) == host for m in lab.db_info(host)) and is_active(lab, host),
         timeout,
@@ -150,7 +150,7 @@ def test_joining_servers_start_without_crash_restart(rtlab, secret):
     require(secret, "servers")
     for host in JOINERS:
         restarts = rtlab.out(host, "systemctl show -p NRestarts --value k3s").strip()
-        journal = rtlab.journal(host)
+        journal = rtlab.journal(host, "k3s")
         assert "Traceback" not in journal, f"{host}: k3s crashed while joining (restarts={restarts})"
         assert restarts == "0", f"{host}: k3s was restarted {restarts} time(s) while joining"
 
@@ -202,7 +202,7 @@ def test_agent_with_wrong_ca_hash_is_refused(rtlab, secret):
     lab.put_file(
         AGENT, CONFIG, yaml_config({"server": lb_url(lab), "token-file": TOKEN_FILE, "node-ip": lab.ip(AGENT)})
     )
-    lab.sh(AGENT, "systemctl enable --no-block --now k3s-agent")
+    lab.script(AGENT, "systemctl enable --no-block --now k3s-agent")
     try:
         wait_for(
             lambda: "token CA hash does not match" in lab.journal(AGENT, "k3s-agent"),
@@ -211,10 +211,10 @@ def test_agent_with_wrong_ca_hash_is_refused(rtlab, secret):
         )
         time.sleep(12)  # more than one agent retry and one heartbeat period
         assert AGENT not in lab.nodes("server-1"), "agent registered although its token's CA hash is wrong"
-        has_cert = lab.sh(AGENT, "test -e /var/lib/rancher/k3s/agent/client-kubelet.crt", check=False).returncode
+        has_cert = lab.script(AGENT, "test -e /var/lib/rancher/k3s/agent/client-kubelet.crt", check=False).returncode
         assert has_cert != 0, "agent obtained a kubelet certificate with a wrong CA hash"
     finally:
-        lab.sh(AGENT, "systemctl stop k3s-agent; systemctl reset-failed k3s-agent", check=False)
+        lab.script(AGENT, "systemctl stop k3s-agent; systemctl reset-failed k3s-agent", check=False)
 
 
 # --- 2b. the agent joins through the LB ---------------------------------------------------------------------------
@@ -250,7 +250,7 @@ def test_only_k3s_itself_notifies_systemd(rtlab, secret):
     """The etcd child must not inherit NOTIFY_SOCKET (with NotifyAccess=all it would report READY too early)."""
     require(secret, "servers")
     for host in SERVERS:
-        journal = rtlab.journal(host)
+        journal = rtlab.journal(host, "k3s")
         assert "reception only permitted for main PID" not in journal, f"{host}: a k3s child sent sd_notify"
 
 
@@ -315,31 +315,31 @@ def test_snapshot_save_and_cluster_reset_restore(rtlab, secret):
     lab, lb = rtlab, lb_url(rtlab)
     proc = lab.kubectl("server-1", "create configmap drill --from-literal=value=drill-42", lb)
     assert proc.returncode == 0, proc.stderr
-    save = lab.sh("server-1", "k3s etcd-snapshot save --name drill", check=False, timeout=120)
+    save = lab.script("server-1", "k3s etcd-snapshot save --name drill", check=False, timeout=120)
     assert save.returncode == 0, save.stderr
     leaked = save.stderr.count(secret.password)
     assert leaked == 0, "etcd-snapshot save printed the cluster password"
-    listing = lab.sh("server-1", "k3s etcd-snapshot ls -o json", check=False, timeout=60)
+    listing = lab.script("server-1", "k3s etcd-snapshot ls -o json", check=False, timeout=60)
     assert listing.returncode == 0, listing.stderr
     drills = [i for i in json.loads(listing.stdout)["items"] if i["spec"]["snapshotName"].startswith("drill-server-1-")]
     assert len(drills) == 1, (
         f"etcd-snapshot ls: {[i['spec']['snapshotName'] for i in json.loads(listing.stdout)['items']]}"
     )
-    table = lab.sh("server-1", "k3s etcd-snapshot ls", check=False, timeout=60).stdout
+    table = lab.script("server-1", "k3s etcd-snapshot ls", check=False, timeout=60).stdout
     assert drills[0]["spec"]["snapshotName"] in table
     assert re.fullmatch(r"drill-server-1-\d{10}", drills[0]["spec"]["snapshotName"]), drills[0]["spec"]
     path = drills[0]["spec"]["location"].removeprefix("file://")
     assert path.startswith(f"{SERVER_DIR}/db/snapshots/"), path
-    assert lab.sh("server-1", f"test -s {path}", check=False).returncode == 0, f"snapshot file {path} missing"
+    assert lab.script("server-1", f"test -s {path}", check=False).returncode == 0, f"snapshot file {path} missing"
 
     assert lab.kubectl("server-1", "delete configmap drill", lb).returncode == 0
     assert lab.kubectl("server-1", "create configmap after-snapshot --from-literal=value=x", lb).returncode == 0
     assert configmap_value(lab, "server-2", "drill", lb) is None
 
     for host in SERVERS:
-        lab.sh(host, "systemctl stop k3s", timeout=90)
+        lab.script(host, "systemctl stop k3s", timeout=90)
     reset_at = int(lab.out("server-1", "date +%s"))
-    reset = lab.sh(
+    reset = lab.script(
         "server-1", f"k3s server --cluster-reset --cluster-reset-restore-path={path}", check=False, timeout=240
     )
     leaked = reset.stderr.count(secret.password) + reset.stdout.count(secret.password)
@@ -354,7 +354,7 @@ def test_snapshot_save_and_cluster_reset_restore(rtlab, secret):
     assert configmap_value(lab, "server-1", "drill") == "drill-42"
 
     for host in JOINERS:
-        lab.sh(host, f"rm -rf {SERVER_DIR}/db")
+        lab.script(host, f"rm -rf {SERVER_DIR}/db")
         join_server(lab, host)
     wait_three_voters(lab)
     assert configmap_value(lab, "server-3", "drill", lb) == "drill-42"
