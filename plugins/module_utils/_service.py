@@ -85,7 +85,11 @@ class ServiceManager:
 
     def show(self):
         rc, out, err = self.systemctl(
-            ["show", self.p["unit"], "--property=LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload"]
+            [
+                "show",
+                self.p["unit"],
+                "--property=LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload,InvocationID",
+            ]
         )
         if rc != 0:
             raise ServiceError("systemctl show %s failed: %s" % (self.p["unit"], err.strip() or out.strip()))
@@ -122,20 +126,23 @@ class ServiceManager:
         if "enable" in actions:
             self._call("enable", unit)
         if "restart" in actions or "start" in actions:
+            # Right after a --no-block restart systemd may still report the old process as active: a restarted unit
+            # is ready only once a new invocation is active.
+            previous = props.get("InvocationID") if active else None
             self._call("restart" if "restart" in actions else "start", "--no-block", unit)
-            self.wait_active(started)
+            self.wait_active(started, previous)
             if self.read_cluster is not None:
                 self.wait_cluster()
         return {"changed": True, "actions": actions, "waited": round(self.now() - started, 1)}
 
-    def wait_active(self, started):
+    def wait_active(self, started, previous=None):
         unit = self.p["unit"]
         deadline = self.clock() + self.p["timeout"]
         fail_fast_at = self.clock() + self.p["fail_fast"]
         while True:
             props = self.show()
             state = props.get("ActiveState")
-            if state == "active":
+            if state == "active" and (not previous or props.get("InvocationID") != previous):
                 return
             failure = permanent_failure(self.journal(unit, started))
             if failure and (failure[1] >= 2 or state == "failed") and self.clock() >= fail_fast_at:

@@ -110,7 +110,7 @@ msg:
   description: What was done and why.
   returned: success
   type: str
-  sample: "restart: /usr/local/bin/k3s changed after k3s started"
+  sample: "restart because /usr/local/bin/k3s changed after k3s started"
 waited:
   description: Seconds from the start until the unit (and the node) was ready.
   returned: when k3s was started or restarted

@@ -125,8 +125,10 @@ class Systemd:
             "SubState": "dead",
             "UnitFileState": "enabled",
             "NeedDaemonReload": "no",
+            "InvocationID": "0" * 32,
         }
         self.props.update(props)
+        self.stale_shows = 0
         self.after_start = list(after_start)
         self.fail = fail
         self.calls = []
@@ -137,13 +139,16 @@ class Systemd:
         if args[0] in self.fail:
             return 1, "", "Failed to %s: Access denied\n" % args[0]
         if args[0] == "show":
-            if self.started and self.after_start:
+            if self.started and self.stale_shows > 0:
+                self.stale_shows -= 1  # systemd has not begun the restart job yet: the old invocation still shows
+            elif self.started and self.after_start:
                 state = self.after_start.pop(0) if len(self.after_start) > 1 else self.after_start[0]
                 self.props["ActiveState"] = state
                 self.props["SubState"] = {"active": "running", "activating": "start", "failed": "failed"}.get(state, "")
             return 0, "".join("%s=%s\n" % item for item in self.props.items()), ""
         if args[0] in ("start", "restart"):
             self.started = True
+            self.props["InvocationID"] = "%032x" % (int(self.props["InvocationID"], 16) + 1)
         if args[0] == "daemon-reload":
             self.props["NeedDaemonReload"] = "no"
         return 0, "", ""
@@ -203,7 +208,7 @@ def test_start_when_inactive(clock):
     assert systemd.calls[0] == [
         "show",
         "k3s",
-        "--property=LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload",
+        "--property=LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload,InvocationID",
     ]
     assert ["start", "--no-block", "k3s"] in systemd.calls
     assert systemd.verbs() == ["start"]
@@ -223,6 +228,28 @@ def test_restart_when_asked(clock):
     result = manager(clock, systemd, state="restarted").run(check_mode=False)
     assert result["actions"] == ["restart"]
     assert systemd.calls[1] == ["restart", "--no-block", "k3s"]
+
+
+def test_restart_waits_for_the_new_invocation(clock):
+    # systemd answers the first shows after `restart --no-block` with the old, still active invocation
+    systemd = Systemd(clock, ActiveState="active", after_start=("activating", "active"))
+    old = systemd.props["InvocationID"]
+
+    def stale(args, _inner=systemd.__class__.__call__):
+        result = _inner(systemd, args)
+        if args[0] == "restart":
+            systemd.props["InvocationID"], systemd.new_id = old, systemd.props["InvocationID"]
+            systemd.stale_shows = 2
+        elif args[0] == "show" and systemd.stale_shows == 0 and hasattr(systemd, "new_id"):
+            systemd.props["InvocationID"] = systemd.new_id
+        return result
+
+    result = ServiceManager(
+        params(state="restarted"), stale, Journal(), clock=clock, now=clock.now, sleep=clock.sleep
+    ).run(check_mode=False)
+    assert result["actions"] == ["restart"]
+    # two stale answers, then activating, then active on the new invocation: not done before that
+    assert result["waited"] >= 3.0
 
 
 def test_daemon_reload_and_enable_come_first(clock):
