@@ -135,16 +135,21 @@ class Lab:
         args = ["ssh", "-i", str(self.dir / "id_ed25519"), "-o", "BatchMode=yes", "-o", "ConnectTimeout=3"]
         args += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
         return subprocess.run(
-            [*args, f"root@{ip}", *cmd], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout
+            [*args, f"root@{ip}", *cmd],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=timeout,
+            check=False,
         )
 
     @staticmethod
-    def podman(*args: str, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-        """podman ARGS with the lab's containers.conf; INPUT (e.g. a secret) goes on standard input, never the argv."""
+    def podman(*args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        """podman ARGS with the lab's containers.conf; STDIN (e.g. a secret) goes on standard input, never the argv."""
         return subprocess.run(
             ["podman", *args],
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
             capture_output=True,
             text=True,
             env=lab_env(),

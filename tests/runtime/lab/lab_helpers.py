@@ -100,7 +100,7 @@ class RuntimeLab(Lab):
     ) -> subprocess.CompletedProcess:
         """Run CMD in HOST; STDIN (e.g. a secret) is fed on standard input, never on the argv."""
         args = ["exec", *(["-i"] if stdin is not None else []), self.container(host), *cmd]
-        proc = self.podman(*args, input=stdin, timeout=timeout)
+        proc = self.podman(*args, stdin=stdin, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"{host}: `{' '.join(cmd)}` failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         return proc
