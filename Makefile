@@ -84,7 +84,8 @@ sanity: venv ## ansible-test sanity on a correctly placed copy of the collection
 	# The copy lives inside this repository's ignored .build/: give it its own git so ansible-test lists its files.
 	cd $(BUILD)/sanity/ansible_collections/edgefleet/k3s && git init -q && \
 	  ansible-test sanity --python 3.11 --local --color no \
-	    --exclude tests/k3s_runtime/ --exclude tests/lab/ --exclude tests/lab_tests/ --exclude tests/runtime/
+	    --exclude tests/k3s_runtime/ --exclude tests/lab/ --exclude tests/lab_tests/ --exclude tests/runtime/ \
+	    --exclude tests/edgefleet_testing/
 
 unit: venv collection ## pytest unit tests of modules and module_utils
 	$(PY) -m pytest -q tests/unit

@@ -1,12 +1,13 @@
 # Copyright (c) edgefleet.k3s contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters behind the node flow's decisions (the logic lives in module_utils/_plan.py, unit-tested there)."""
+"""Filters behind the node flow's decisions and the validation (logic in module_utils/_plan.py and _validate.py)."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.edgefleet.k3s.plugins.module_utils._plan import PlanError, server_plan, token_choice
+from ansible_collections.edgefleet.k3s.plugins.module_utils._validate import host_problems
 
 
 def _probe_row(name, probe):
@@ -61,6 +62,15 @@ def k3s_token_choice(read, configured, has_file, node, check_mode=False, usernam
         raise AnsibleFilterError(str(exc)) from exc
 
 
+def k3s_host_problems(variables):
+    """The problems of one k3s node's variables (see _validate.host_problems)."""
+    return host_problems(dict(variables))
+
+
 class FilterModule:
     def filters(self):
-        return {"k3s_server_plan": k3s_server_plan, "k3s_token_choice": k3s_token_choice}
+        return {
+            "k3s_server_plan": k3s_server_plan,
+            "k3s_token_choice": k3s_token_choice,
+            "k3s_host_problems": k3s_host_problems,
+        }

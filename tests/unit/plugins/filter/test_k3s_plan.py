@@ -7,6 +7,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.edgefleet.k3s.plugins.filter.k3s_plan import (
     FilterModule,
+    k3s_host_problems,
     k3s_server_plan,
     k3s_token_choice,
 )
@@ -27,7 +28,11 @@ def probe(etcd_data=False, config_joins=False, running=False, agent_token_file=F
 
 
 def test_filters_are_registered():
-    assert FilterModule().filters() == {"k3s_server_plan": k3s_server_plan, "k3s_token_choice": k3s_token_choice}
+    assert FilterModule().filters() == {
+        "k3s_server_plan": k3s_server_plan,
+        "k3s_token_choice": k3s_token_choice,
+        "k3s_host_problems": k3s_host_problems,
+    }
 
 
 def test_plan_from_hostvars():

@@ -84,7 +84,9 @@ def test_transient_lines_are_not_permanent(line):
 
 def test_permanent_failure_counts_and_keeps_the_last():
     lines = [UNAUTHORIZED, TRANSIENT[0], CA_MISMATCH, TRANSIENT[2], UNAUTHORIZED]
-    message, count = permanent_failure(lines)
+    found = permanent_failure(lines)
+    assert found is not None
+    message, count = found[0], found[1]
     assert count == 3
     assert message.endswith("401 Unauthorized")
     assert permanent_failure([]) is None

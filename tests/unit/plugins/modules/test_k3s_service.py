@@ -88,7 +88,11 @@ def host(monkeypatch):
 
     def install(**kwargs):
         fake = Host(**kwargs)
-        monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, args, **kw: fake(self, args, **kw))
+
+        def run_command(self, args, **kw):
+            return fake(self, args, **kw)
+
+        monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
         holder["host"] = fake
         return fake
 
