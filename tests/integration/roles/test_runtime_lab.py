@@ -78,8 +78,9 @@ def test_install_idempotence_check_and_corrupt_release(lab):
         assert f"k3s version {GOOD[0]}" in lab.sh(host, "/usr/local/bin/k3s", "--version").stdout
     assert "k3s.service" in lab.sh("server-1", "ls", "/etc/systemd/system").stdout
     assert "k3s-agent.service" in lab.sh("agent-1", "ls", "/etc/systemd/system").stdout
-    mode = lab.sh("server-1", "stat", "-c", "%a", "/etc/systemd/system/k3s.service.env").stdout.strip()
-    assert mode == "600"
+    # without k3s_env there is no env file, and the unit does not name one
+    assert lab.out("server-1", "ls /etc/systemd/system/k3s.service.env 2>/dev/null; true").strip() == ""
+    assert "k3s.service.env" not in lab.out("server-1", "cat /etc/systemd/system/k3s.service")
 
     second = _site(lab, GOOD[0])
     assert second.returncode == 0
@@ -111,7 +112,7 @@ def test_drifted_files_are_reported_in_check_mode_then_repaired(lab):
     assert _site(lab, version).returncode == 0
     lab.out(
         "server-1",
-        "chmod 0640 /etc/systemd/system/k3s.service.env && echo 'net.ipv4.ip_forward = 0' >> /etc/sysctl.d/90-k3s.conf",
+        "chmod 0640 /etc/systemd/system/k3s.service && echo 'net.ipv4.ip_forward = 0' >> /etc/sysctl.d/90-k3s.conf",
     )
     lab.out(
         "agent-1",
@@ -125,13 +126,13 @@ def test_drifted_files_are_reported_in_check_mode_then_repaired(lab):
     assert counts["server-1"] == 2 and counts["agent-1"] == 3, counts
     assert "-net.ipv4.ip_forward = 0" in check.stdout
     assert "-# local edit" in check.stdout
-    assert lab.sh("server-1", "stat", "-c", "%a", "/etc/systemd/system/k3s.service.env").stdout.strip() == "640"
+    assert lab.sh("server-1", "stat", "-c", "%a", "/etc/systemd/system/k3s.service").stdout.strip() == "640"
     assert "config.yaml.d" not in lab.sh("agent-1", "ls", "/etc/rancher/k3s").stdout
 
     fix = _site(lab, version)
     assert fix.returncode == 0, flat(fix.stdout)[-3000:]
     assert fix.changed == counts
-    assert lab.sh("server-1", "stat", "-c", "%a", "/etc/systemd/system/k3s.service.env").stdout.strip() == "600"
+    assert lab.sh("server-1", "stat", "-c", "%a", "/etc/systemd/system/k3s.service").stdout.strip() == "644"
     assert "= 0" not in lab.sh("server-1", "cat", "/etc/sysctl.d/90-k3s.conf").stdout
     assert "# local edit" not in lab.sh("agent-1", "cat", "/etc/systemd/system/k3s-agent.service").stdout
     assert "config.yaml.d" in lab.sh("agent-1", "ls", "/etc/rancher/k3s").stdout
@@ -161,16 +162,20 @@ def test_env_file_values_stay_out_of_the_output(lab):
     assert _site(lab, GOOD[1]).returncode == 0  # converged, so only the env file differs below
     check = _site(lab, GOOD[1], *env, "--check", "--diff", "-vvv")
     assert check.returncode == 0, flat(check.stdout)[-3000:]
-    assert check.changed["server-1"] == 1
+    # the env file and the unit that names it
+    assert check.changed["server-1"] == 2
     assert secret not in check.stdout + check.stderr
     assert "service.env=" not in check.stdout, "the env file's hash was probed while it holds k3s_env values"
-    assert secret not in lab.sh("server-1", "cat", "/etc/systemd/system/k3s.service.env").stdout
+    assert lab.out("server-1", "ls /etc/systemd/system/k3s.service.env 2>/dev/null; true").strip() == ""
 
     applied = _site(lab, GOOD[1], *env)
     assert applied.returncode == 0 and secret not in applied.stdout
     assert secret in lab.sh("server-1", "cat", "/etc/systemd/system/k3s.service.env").stdout
     assert lab.sh("server-1", "stat", "-c", "%a", "/etc/systemd/system/k3s.service.env").stdout.strip() == "600"
 
+    unit = lab.out("server-1", "cat /etc/systemd/system/k3s.service")
+    assert "EnvironmentFile=-/etc/systemd/system/k3s.service.env" in unit
+
     restored = _site(lab, GOOD[1])
     assert restored.returncode == 0
-    assert secret not in lab.sh("server-1", "cat", "/etc/systemd/system/k3s.service.env").stdout
+    assert lab.out("server-1", "ls /etc/systemd/system/k3s.service.env 2>/dev/null; true").strip() == ""
