@@ -11,6 +11,8 @@ The k3s here is the project's test runtime (tests/k3s_runtime) unless RELEASES=/
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import time
 
 import pytest
@@ -95,6 +97,40 @@ def test_converge_gives_agents_their_own_token(lab):
     for host, paths in files.items():
         modes = lab.sh(host, "stat", "-c", "%n %a", *paths).stdout.strip().splitlines()
         assert len(modes) == len(paths) and all(line.endswith(" 600") for line in modes), modes
+
+
+def test_kubectl_creates_objects_through_the_load_balancer(lab, tmp_path):
+    """The machine's own kubectl (a real client, protobuf bodies included) against the VIP, with the admin
+    kubeconfig of server-1 (issue 9: create configmap / namespace / deployment must work, not only apply/get)."""
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is missing (make test installs kubernetes-client)"
+    vip = lab.cluster_vars()["k3s_lb_vip"]
+    config = lab.out("server-1", "cat /etc/rancher/k3s/k3s.yaml").replace(
+        "https://127.0.0.1:6443", f"https://{vip}:6443"
+    )
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(config)
+    kubeconfig.chmod(0o600)
+
+    def run(*args: str) -> str:
+        proc = subprocess.run(
+            [kubectl, "--kubeconfig", str(kubeconfig), "--request-timeout=20s", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, f"kubectl {' '.join(args)}: {proc.stderr}"
+        return proc.stdout
+
+    run("create", "namespace", "through-lb")
+    run("-n", "through-lb", "create", "configmap", "settings", "--from-literal=mode=edge")
+    run("-n", "through-lb", "create", "deployment", "web", "--image=registry.example/web:1.0", "--replicas=2")
+    run("-n", "through-lb", "create", "secret", "generic", "creds", "--from-literal=user=edge")
+    assert json.loads(run("-n", "through-lb", "get", "configmap", "settings", "-o", "json"))["data"] == {"mode": "edge"}
+    deployment = json.loads(run("-n", "through-lb", "get", "deployment", "web", "-o", "json"))
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/web:1.0"
 
 
 def test_a_run_without_changes_restarts_nothing(lab):
