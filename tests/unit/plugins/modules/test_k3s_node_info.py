@@ -7,46 +7,14 @@ import os
 
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.edgefleet.k3s.plugins.module_utils import _layout, _node_info
 from ansible_collections.edgefleet.k3s.plugins.modules import k3s_node_info as MODULE  # noqa: N812
+from module_harness import ModuleFail, runner
 
 SHOW = "LoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\nMainPID=77\n"
 
 
-class ModuleExit(Exception):
-    def __init__(self, module, result):
-        super().__init__(result)
-        self.module = module
-        self.result = result
-
-
-class ModuleFail(ModuleExit):
-    pass
-
-
-@pytest.fixture
-def patched_exits(monkeypatch):
-    def exit_json(self, **kwargs):
-        raise ModuleExit(self, kwargs)
-
-    def fail_json(self, **kwargs):
-        raise ModuleFail(self, kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-
-
-def run_module(args, expect=ModuleExit):
-    """Run the module; return (result, AnsibleModule instance). ``expect`` is ModuleExit or ModuleFail."""
-    with patch_module_args(args), pytest.raises(ModuleExit) as err:
-        MODULE.main()
-    assert isinstance(err.value, ModuleFail) == (expect is ModuleFail), err.value.result
-    return err.value.result, err.value.module
-
-
-def run(args, expect=ModuleExit):
-    return run_module(args, expect)[0]
+run_module, run = runner(MODULE)
 
 
 @pytest.fixture
