@@ -143,7 +143,7 @@ def test_report_names_the_nodes_that_run_another_version(lab):
     report = lab.play("report.yml", version="v1.0.0+k3s1")
     assert report.returncode != 0
     text = flat(report.output)
-    assert "The cluster is not healthy: wrong version [" in text, report.tail()
+    assert "The cluster is not healthy: nodes not running v1.0.0+k3s1 [" in text, report.tail()
     for node in NODES:
         assert node in text.split("The cluster is not healthy")[1], node
 
