@@ -35,7 +35,9 @@ options:
     type: dict
     default: {}
   registries:
-    description: The content of C(registries.yaml). Omit it to leave that file alone.
+    description:
+      - The content of C(registries.yaml). Omit it to leave that file alone.
+      - It may hold registry credentials, so the module treats it as a secret (no diff, masked in the output).
     type: str
   token:
     description:
@@ -114,7 +116,8 @@ def main():
             "node_type": {"type": "str", "choices": ["server", "agent"], "default": "server"},
             "config": {"type": "str", "required": True},
             "dropins": {"type": "dict", "default": {}},
-            "registries": {"type": "str"},
+            # registry credentials may be in it: masked in the task's invocation, never in a diff
+            "registries": {"type": "str", "no_log": True},
             "token": {"type": "str", "no_log": True},
             "agent_token": {"type": "str", "no_log": True},
             "secret_config": {"type": "bool", "default": False},

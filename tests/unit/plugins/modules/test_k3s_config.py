@@ -65,6 +65,14 @@ def test_agent_token_refused_for_agents(patched_exits, paths):
     assert not os.path.exists(paths["config_dir"])
 
 
+def test_registries_and_tokens_are_no_log_values(patched_exits, paths):
+    registries = "configs:\n  registry.example:\n    auth: {username: edge, password: r3g1stry-pw}\n"
+    result, module = run_module({"config": CONFIG, "token": TOKEN, "registries": registries, "_ansible_diff": True})
+    assert {registries, TOKEN} <= module.no_log_values
+    assert paths["registries_file"] in result["changed_files"]
+    assert [d["after_header"] for d in result["diff"]] == [paths["config_file"]]
+
+
 def test_agent_with_token(patched_exits, paths):
     result = run({"node_type": "agent", "config": CONFIG, "token": TOKEN})
     assert sorted(result["changed_files"]) == sorted([paths["config_file"], paths["token_file"]])
