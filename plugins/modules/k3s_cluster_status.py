@@ -103,6 +103,11 @@ healthy:
   description: Whether RV(problems) is empty.
   returned: always
   type: bool
+error:
+  description: The last error of the API while it did not answer (RV(problems) has V(unreachable) then).
+  returned: when the API did not answer
+  type: str
+  sample: "GET /api/v1/nodes failed: <urlopen error [Errno 111] Connection refused>"
 api_url:
   description: The API the nodes were listed through.
   returned: always
@@ -152,6 +157,8 @@ def main():
     result = {"changed": False, "problems": found, "healthy": not found, "api_url": p["api_url"] or "(kubeconfig)"}
     if state is not None:
         result["nodes"], result["members"] = state
+    if error and "unreachable" in found:
+        result["error"] = error
     if found and p["fail"]:
         text = describe({k: v for k, v in found.items() if k != "unreachable"}, p["version"])
         if "unreachable" in found:

@@ -116,6 +116,7 @@ def test_unreachable_api_without_fail(patched_exits, cluster):
     cluster.states = [KubeAPIError("refused")]
     result = run({"fail": False})
     assert (result["healthy"], result["problems"]) == (False, {"unreachable": ["api"]})
+    assert result["error"] == "refused"
 
 
 def test_waits_until_the_cluster_is_as_wanted(patched_exits, cluster):
