@@ -107,7 +107,7 @@ error:
   description: The last error of the API while it did not answer (RV(problems) has V(unreachable) then).
   returned: when the API did not answer
   type: str
-  sample: "GET /api/v1/nodes failed: <urlopen error [Errno 111] Connection refused>"
+  sample: "GET /api/v1/nodes failed: [Errno 111] Connection refused"
 api_url:
   description: The API the nodes were listed through.
   returned: always
