@@ -43,6 +43,9 @@ def layout(node_type="server"):
         "server_ca": os.path.join(DATA_DIR, "server", "tls", "server-ca.crt"),
         "etcd_wal": os.path.join(DATA_DIR, "server", "db", "etcd", "member", "wal"),
         "sqlite_db": os.path.join(DATA_DIR, "server", "db", "state.db"),
+        "snapshot_dir": os.path.join(DATA_DIR, "server", "db", "snapshots"),
+        # Token copies and manifests of backups, and SQLite backups (k3s takes every file of snapshot_dir for one).
+        "backup_dir": os.path.join(DATA_DIR, "server", "db", "edgefleet-backups"),
         "manifests_dir": os.path.join(DATA_DIR, "server", "manifests"),
         "images_dir": os.path.join(DATA_DIR, "agent", "images"),
         "containerd_dir": os.path.join(DATA_DIR, "agent", "etc", "containerd"),

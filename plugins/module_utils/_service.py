@@ -18,6 +18,7 @@ import re
 import time
 
 from ansible_collections.edgefleet.k3s.plugins.module_utils._cluster import describe, problems
+from ansible_collections.edgefleet.k3s.plugins.module_utils._k3slog import line_message
 
 # Messages of k3s that a retry cannot fix (pkg/agent/run.go, pkg/agent/config/config.go, pkg/clientaccess/token.go,
 # pkg/nodepassword, pkg/cluster/bootstrap.go). Matched against the msg of one journal line.
@@ -33,15 +34,6 @@ PERMANENT = (
         r".*((?<![\w.:\[-])401(?![\w.:\]-])|[Uu]nauthorized|not authorized)"
     ),
 )
-LOGRUS = re.compile(r'level=(?P<level>\w+)\s+msg="(?P<msg>(?:[^"\\]|\\.)*)"')
-
-
-def line_message(line):
-    """(level, message) of a logrus text line; (None, line) for anything else."""
-    match = LOGRUS.search(line)
-    if not match:
-        return None, line.strip()
-    return match.group("level"), match.group("msg").replace('\\"', '"')
 
 
 def permanent_failure(lines):
