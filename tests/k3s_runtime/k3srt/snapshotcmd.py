@@ -49,7 +49,23 @@ FLAGS: dict[str, tuple[str, tuple[str, ...]]] = {
     "output": ("str", ("o",)),  # ls only
 }
 ALIASES = {alias: name for name, (_k, aliases) in FLAGS.items() for alias in (name, *aliases)}
-DEFAULTS = {"etcd-server": "https://127.0.0.1:6443", "name": "on-demand", "snapshot-retention": 5, "output": "table"}
+# No default retention: `prune` sends one only when it was given (flag or config), else the server's own
+# --etcd-snapshot-retention applies (pkg/cli/etcdsnapshot/etcd_snapshot.go builds the request from set flags only).
+DEFAULTS = {"etcd-server": "https://127.0.0.1:6443", "name": "on-demand", "output": "table"}
+# `k3s etcd-snapshot` without a subcommand prints its help and does nothing (v1.27.1 and later: the command has no
+# Action of its own, only subcommands; pkg/cli/cmds/etcd_snapshot.go).
+HELP = """NAME:
+   k3s etcd-snapshot
+
+USAGE:
+   k3s etcd-snapshot command [command options] [arguments...]
+
+COMMANDS:
+   save        Trigger an immediate etcd snapshot
+   delete      Delete given snapshot(s)
+   ls, list, l List snapshots
+   prune       Remove snapshots that match the name prefix that exceed the configured retention count
+"""
 
 
 class CLIError(Exception):
@@ -235,7 +251,10 @@ def _run(argv: list[str], env) -> int:
     cli: dict = {}
     sub, positional = parse_args(argv, cli)
     opts.update(cli)
-    sub = SUBCOMMANDS[sub] if sub else "save"
+    if not sub:
+        sys.stdout.write(HELP)
+        return 0
+    sub = SUBCOMMANDS[sub]
     data_dir = str(opts.get("data-dir") or "/var/lib/rancher/k3s")
     body: dict = {}
     if "dir" in opts:
@@ -268,7 +287,9 @@ def _run(argv: list[str], env) -> int:
             if name not in deleted:
                 log("warning", f"Snapshot {name} not found.")
         return 0
-    body.update(operation="prune", name=[opts["name"]], retention=int(opts["snapshot-retention"]))
+    body.update(operation="prune", name=[opts["name"]])
+    if "snapshot-retention" in opts:
+        body["retention"] = int(opts["snapshot-retention"])
     for name in post_snapshot(opts, data_dir, body).get("deleted") or []:
         log("info", f"Snapshot {name} deleted.")
     return 0

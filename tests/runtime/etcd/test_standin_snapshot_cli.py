@@ -104,3 +104,28 @@ def test_token_and_config_file(server, capsys, tmp_path):
     assert ("warning", "Unknown flag --token found in config.yaml, skipping") in entries
     (created,) = os.listdir(custom)
     assert created.endswith(".zip") and ("info", f"Snapshot {created} saved.") in entries
+
+
+def test_without_a_subcommand_it_prints_help_and_saves_nothing(server, capsys):
+    """k3s >= v1.27.1: `k3s etcd-snapshot` has subcommands and no Action of its own (pkg/cli/cmds/etcd_snapshot.go),
+    so urfave/cli prints the help; no snapshot is taken."""
+    snapdir = os.path.join(server.ctx.server_dir, "db", "snapshots")
+    assert cli(server) == 0
+    out = capsys.readouterr()
+    assert "COMMANDS:" in out.out and "save" in out.out
+    assert not os.path.isdir(snapdir) or os.listdir(snapdir) == []
+
+
+def test_prune_without_a_retention_uses_the_servers(server, capsys):
+    """pkg/cli/etcdsnapshot/etcd_snapshot.go sends only the flags that were set: without --snapshot-retention the
+    server's own --etcd-snapshot-retention decides (here 2, not the client default of 5)."""
+    snapdir = os.path.join(server.ctx.server_dir, "db", "snapshots")
+    server.ctx.config["etcd-snapshot-retention"] = 2
+    os.makedirs(snapdir, exist_ok=True)
+    names = [f"keep-alpha-{1700000000 + i}" for i in range(4)]  # four saves, one second apart
+    for name in names:
+        with open(os.path.join(snapdir, name), "wb") as f:
+            f.write(b"snapshot")
+    assert cli(server, "prune", "--name", "keep") == 0
+    assert [m for _level, m in logs(capsys.readouterr().err)] == [f"Snapshot {n} deleted." for n in names[:2]]
+    assert sorted(os.listdir(snapdir)) == names[-2:]
