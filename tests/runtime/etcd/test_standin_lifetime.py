@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -39,9 +38,19 @@ def alive(pid: int) -> bool:
 
 
 def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+    """Something listens on PORT (the kernel's socket table, not a connect: a connect from the same ephemeral port can
+    succeed on its own, TCP's simultaneous open, and would make the test flaky)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as fh:
+                rows = fh.read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                return True
+    return False
 
 
 def test_kill_9_of_the_parent_takes_etcd_down(tmp_path):
