@@ -10,8 +10,10 @@ The k3s here is the project's test runtime (tests/k3s_runtime) unless RELEASES=/
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+import stat
 import subprocess
 import time
 
@@ -131,6 +133,29 @@ def test_kubectl_creates_objects_through_the_load_balancer(lab, tmp_path):
     deployment = json.loads(run("-n", "through-lb", "get", "deployment", "web", "-o", "json"))
     assert deployment["spec"]["replicas"] == 2
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/web:1.0"
+
+
+def test_backup_is_copied_off_the_node_with_token_and_manifest(lab, tmp_path):
+    dest = tmp_path / "backups"
+    first = lab.play("backup.yml", "-e", f"k3s_backup_dest={dest}", "-e", "k3s_backup_keep=1").ok()
+    (backup,) = [p for p in dest.iterdir() if p.is_dir()]
+    files = sorted(p.name for p in backup.iterdir())
+    assert files == sorted([backup.name, backup.name + ".sha256", backup.name + ".token"]), files
+    lines = (backup / (backup.name + ".sha256")).read_text().splitlines()
+    manifest = {name: digest for digest, name in (line.split("  ") for line in lines)}
+    assert set(manifest) == {backup.name, backup.name + ".token"}
+    for name, digest in manifest.items():
+        assert hashlib.sha256((backup / name).read_bytes()).hexdigest() == digest, name
+        assert stat.S_IMODE((backup / name).stat().st_mode) == 0o600, name
+    token = lab.out("server-1", "cat /var/lib/rancher/k3s/server/token")
+    assert (backup / (backup.name + ".token")).read_text() == token
+    assert token.split(":")[-1].strip() not in first.output, "the token reached the output"
+    # only the snapshot is in k3s's snapshot directory; a second backup with keep=1 leaves one set here
+    assert lab.out("server-1", "ls /var/lib/rancher/k3s/server/db/snapshots").split() == [backup.name]
+    time.sleep(1.1)  # the next snapshot's name carries another unix second
+    lab.play("backup.yml", "-e", f"k3s_backup_dest={dest}", "-e", "k3s_backup_keep=1").ok()
+    (newer,) = [p.name for p in dest.iterdir() if p.is_dir()]
+    assert newer != backup.name
 
 
 def test_a_run_without_changes_restarts_nothing(lab):
