@@ -170,7 +170,7 @@ def main():
             "include_token": {"type": "bool", "default": True},
             "node_name": {"type": "str", "required": True},
         },
-        required_if=[("command", "prune", ["retention"]), ("command", "delete", ["names"])],
+        required_if=[("command", "prune", ["retention"])],
         supports_check_mode=True,
     )
     if module.params["retention"] is not None and module.params["retention"] < 1:
