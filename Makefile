@@ -15,6 +15,8 @@ LAB_NAME   ?= edgefleet
 # against a real k3s binary instead (then nothing is built).
 K3S_VERSION ?= v1.36.1+k3s1
 RELEASES   ?= $(BUILD)/releases
+# Where molecule installs the collection under test (removed again: the checkout is what every target uses).
+STALE_COPY := $(HOME)/.ansible/collections/ansible_collections/edgefleet/k3s
 LAB        := PYTHONPATH=$(ROOT)/tests/lab $(PY) -m edgefleet_lab --lab $(LAB_NAME)
 export CONTAINERS_CONF := $(ROOT)/tests/lab/containers.conf
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
@@ -69,6 +71,9 @@ lab-status: venv
 test: host-deps lint sanity unit runtime-test integration molecule ## everything CI runs
 
 lint: venv collection ## ansible-lint (production), yamllint, ruff
+	# molecule installs the collection under test into ~/.ansible/collections; a copy left there by an earlier run
+	# would shadow this checkout for ansible-lint (a module added since would be "unknown").
+	rm -rf $(STALE_COPY)
 	yamllint --strict .
 	ruff check .
 	ruff format --check .
@@ -97,7 +102,10 @@ integration: venv collection releases image ## lab tests: the lab itself, roles 
 	$(PY) -m pytest -q tests/lab_tests tests/integration
 
 molecule: venv collection releases image ## molecule scenarios (all, or SCENARIO=name)
-	if [ -n "$${SCENARIO:-}" ]; then molecule test -s "$$SCENARIO"; else molecule test --all; fi
+	status=0
+	if [ -n "$${SCENARIO:-}" ]; then molecule test -s "$$SCENARIO" || status=$$?; else molecule test --all || status=$$?; fi
+	rm -rf $(STALE_COPY)  # the copy of the collection molecule installed
+	exit $$status
 
 build: venv ## build the collection tarball into .build/
 	ansible-galaxy collection build --force --output-path $(BUILD) .
