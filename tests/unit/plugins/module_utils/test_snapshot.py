@@ -267,7 +267,10 @@ def test_sqlite_save_keeps_earlier_backups(paths):
 
 def test_delete_and_prune_remove_the_companions(paths):
     _etcd(paths)
-    manager = lambda **p: SnapshotManager(params(**p), paths, K3s(paths), check_mode=False)  # noqa: E731
+
+    def manager(**p):
+        return SnapshotManager(params(**p), paths, K3s(paths), check_mode=False)
+
     saved = manager().execute()
     assert manager(command="delete", names=[saved["name"], "nope"]).execute() == {
         "changed": True,
