@@ -41,6 +41,7 @@ def layout(node_type="server"):
         "server_token": os.path.join(DATA_DIR, "server", "token"),
         "server_agent_token": os.path.join(DATA_DIR, "server", "agent-token"),
         "server_ca": os.path.join(DATA_DIR, "server", "tls", "server-ca.crt"),
+        "db_dir": os.path.join(DATA_DIR, "server", "db"),
         "etcd_wal": os.path.join(DATA_DIR, "server", "db", "etcd", "member", "wal"),
         "sqlite_db": os.path.join(DATA_DIR, "server", "db", "state.db"),
         "snapshot_dir": os.path.join(DATA_DIR, "server", "db", "snapshots"),

@@ -16,6 +16,7 @@ import shutil
 import stat
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from edgefleet_testing import NEXT_VERSION, VERSION, Lab, adhoc, flat
@@ -156,6 +157,56 @@ def test_backup_is_copied_off_the_node_with_token_and_manifest(lab, tmp_path):
     lab.play("backup.yml", "-e", f"k3s_backup_dest={dest}", "-e", "k3s_backup_keep=1").ok()
     (newer,) = [p.name for p in dest.iterdir() if p.is_dir()]
     assert newer != backup.name
+
+
+def _configmap(lab: Lab, name: str) -> str | None:
+    proc = lab.sh("server-2", "k3s", "kubectl", "get", "configmap", name, "-o", "jsonpath={.data.value}", check=False)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def _copy_set(source: Path, dest: Path) -> Path:
+    dest.mkdir(parents=True)
+    for f in source.iterdir():
+        (dest / f.name).write_bytes(f.read_bytes())
+    return dest
+
+
+def _active(lab: Lab) -> list[str]:
+    return [lab.unit(h, "k3s", "ActiveState")["ActiveState"] for h in SERVERS]
+
+
+def test_restore_refuses_a_bad_backup_and_brings_back_the_snapshot(lab, tmp_path):
+    dest = tmp_path / "backups"
+    lab.sh("server-1", "k3s", "kubectl", "create", "configmap", "before-backup", "--from-literal=value=kept")
+    lab.play("backup.yml", "-e", f"k3s_backup_dest={dest}").ok()
+    (backup,) = [p for p in dest.iterdir() if p.is_dir()]
+    lab.sh("server-1", "k3s", "kubectl", "delete", "configmap", "before-backup")
+    lab.sh("server-1", "k3s", "kubectl", "create", "configmap", "after-backup", "--from-literal=value=lost")
+
+    # A snapshot that does not match its manifest, and one whose token is another cluster's: refused, nothing stops.
+    tampered = _copy_set(backup, tmp_path / "tampered" / backup.name)
+    with (tampered / backup.name).open("ab") as f:
+        f.write(b"x")
+    foreign = _copy_set(backup, tmp_path / "foreign" / backup.name)
+    token = foreign / (backup.name + ".token")
+    token.write_text(token.read_text().rsplit(":", 1)[0] + ":" + "0" * 32 + "\n")
+    manifest = foreign / (backup.name + ".sha256")
+    manifest.write_text(
+        "".join(f"{hashlib.sha256((foreign / n).read_bytes()).hexdigest()}  {n}\n" for n in (backup.name, token.name))
+    )
+    for bad, message in ((tampered, "is not a complete, intact backup"), (foreign, "must be this cluster's own")):
+        refused = lab.play("restore.yml", "-e", f"k3s_restore_from={bad}")
+        assert refused.returncode != 0 and message in flat(refused.output), refused.tail()
+        assert "Nothing was stopped." in flat(refused.output)
+        assert _active(lab) == ["active"] * 3
+    assert _configmap(lab, "after-backup") == "lost"
+
+    lab.play("restore.yml", "-e", f"k3s_restore_from={backup}").ok()
+    assert _configmap(lab, "before-backup") == "kept"
+    assert _configmap(lab, "after-backup") is None
+    assert _voters(lab) == list(SERVERS)
+    assert _versions(lab) == dict.fromkeys(NODES, VERSION)
+    lab.play("site.yml").ok()
 
 
 def test_a_run_without_changes_restarts_nothing(lab):
