@@ -1,12 +1,14 @@
 # Copyright (c) edgefleet.k3s contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters behind the node flow's decisions and the validation (logic in module_utils/_plan.py and _validate.py)."""
+"""Filters behind the node flow's decisions, the validation and the restore checks (logic in module_utils/_plan.py,
+_validate.py and _restore.py)."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.edgefleet.k3s.plugins.module_utils._plan import PlanError, server_plan, token_choice
+from ansible_collections.edgefleet.k3s.plugins.module_utils._restore import restore_plan
 from ansible_collections.edgefleet.k3s.plugins.module_utils._validate import host_problems
 
 
@@ -67,10 +69,31 @@ def k3s_host_problems(variables):
     return host_problems(dict(variables))
 
 
+def k3s_restore_plan(name, manifest_text, checksums, backup_token, hostvars, servers, current_token="", fact="probe"):
+    """What restore.yml may do with a backup (see _restore.restore_plan); ``hostvars[<server>][fact]`` is each
+    server's edgefleet.k3s.k3s_node_info result."""
+    rows = []
+    for server in servers:
+        probe = hostvars[server].get(fact) if server in hostvars else None
+        if not isinstance(probe, dict) or probe.get("failed") or "node" not in probe:
+            raise AnsibleFilterError("%s was not probed; every server must answer before a restore" % server)
+        rows.append(
+            {
+                "name": server,
+                "etcd_data": bool(probe["node"].get("etcd_data")),
+                "sqlite_data": bool(probe["node"].get("sqlite_data")),
+            }
+        )
+    return restore_plan(
+        str(name), manifest_text or "", dict(checksums or {}), backup_token or "", rows, current_token or ""
+    )
+
+
 class FilterModule:
     def filters(self):
         return {
             "k3s_server_plan": k3s_server_plan,
             "k3s_token_choice": k3s_token_choice,
             "k3s_host_problems": k3s_host_problems,
+            "k3s_restore_plan": k3s_restore_plan,
         }

@@ -243,6 +243,10 @@ class SnapshotManager:
             name = names[0]
             path = os.path.join(directory, name)
             if not os.path.isfile(path):
+                # etcd-snapshot-dir set in config.yaml (or a drop-in): k3s knows where it wrote the file.
+                listed = [r["path"] for r in self.rows() if r.get("name") == name and r.get("path")]
+                path = listed[0] if listed else path
+            if not os.path.isfile(path):
                 raise SnapshotError("k3s reported snapshot %s saved, but %s does not exist" % (name, path))
         else:
             name = "%s-%s-%d.db" % (self.p["name"], self.p["node_name"], int(self.now()))
@@ -257,7 +261,7 @@ class SnapshotManager:
         """Token copy and sha256 manifest in DIRECTORY; a restore refuses a set that does not add up."""
         stem = name[:-4] if name.endswith((".zip", ".db")) else name
         files = [(path, sha256_file(path))]
-        token_path = None
+        token_path = agent_token_path = None
         if self.p["include_token"]:
             try:
                 with open(self.paths["server_token"], "rb") as handle:
@@ -271,6 +275,17 @@ class SnapshotManager:
             token_path = os.path.join(directory, stem + ".token")
             write_private(token_path, token)
             files.append((token_path, sha256_file(token_path)))
+            # The agents' password file the roles write: with it, servers rebuilt from this backup hand the agents
+            # the password they already hold.
+            try:
+                with open(self.paths["agent_token_file"], "rb") as handle:
+                    agent_token = handle.read()
+            except FileNotFoundError:
+                agent_token = None
+            if agent_token is not None:
+                agent_token_path = os.path.join(directory, stem + ".agent-token")
+                write_private(agent_token_path, agent_token)
+                files.append((agent_token_path, sha256_file(agent_token_path)))
         manifest = os.path.join(directory, stem + ".sha256")
         write_private(manifest, manifest_text(files).encode())
         return {
@@ -281,6 +296,7 @@ class SnapshotManager:
             "node": self.p["node_name"],
             "datastore": kind,
             "token_file": token_path,
+            "agent_token_file": agent_token_path,
             "manifest": manifest,
         }
 
@@ -347,7 +363,7 @@ class SnapshotManager:
 
     def _drop_companions(self, name):
         stem = name[:-4] if name.endswith((".zip", ".db")) else name
-        for suffix in (".token", ".sha256"):
+        for suffix in (".token", ".agent-token", ".sha256"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(self.paths["backup_dir"], stem + suffix))
 

@@ -22,6 +22,18 @@ BOOTSTRAP_TOKEN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
 ARCHS = ("amd64", "arm64", "armhf")
 SOURCES = ("auto", "url", "mirror", "airgap")
 TOKEN_MIN_LENGTH = 16
+# k3s schedules its snapshots with robfig/cron v3's standard parser (pkg/etcd/etcd.go): 5 fields, an optional
+# CRON_TZ=/TZ= zone prefix, or a descriptor.
+CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/-]+$")
+CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+CRON_EVERY = re.compile(r"^@every ([0-9]+(\.[0-9]+)?(ns|us|\u00b5s|ms|s|m|h))+$")
+SNAPSHOT_VARS = (
+    "k3s_etcd_snapshot_schedule_cron",
+    "k3s_etcd_snapshot_retention",
+    "k3s_etcd_snapshot_dir",
+    "k3s_etcd_snapshot_compress",
+    "k3s_etcd_disable_snapshots",
+)
 
 
 def _json(value):
@@ -82,5 +94,49 @@ def host_problems(v):
         problems.append(
             "k3s_node_taints entries must look like key=value:Effect (Effect NoSchedule, PreferNoSchedule or "
             "NoExecute); invalid: %s." % ", ".join(bad)
+        )
+    if v.get("server"):
+        problems.extend(snapshot_problems(v))
+    return problems
+
+
+def cron_ok(expr):
+    """A schedule k3s's cron parser takes (checked by shape, not by every range)."""
+    expr = expr.strip()
+    if expr.split(" ", 1)[0].startswith(("CRON_TZ=", "TZ=")):
+        expr = expr.split(" ", 1)[1].strip() if " " in expr else ""
+    if expr.startswith("@"):
+        return expr in CRON_DESCRIPTORS or bool(CRON_EVERY.match(expr))
+    fields = expr.split()
+    return len(fields) == 5 and all(CRON_FIELD.match(f) for f in fields)
+
+
+def snapshot_problems(v):
+    """The scheduled-snapshot settings of a server; ``datastore`` is what the server runs (etcd, sqlite, external)."""
+    problems = []
+    set_vars = [name for name in SNAPSHOT_VARS if v.get(name)]
+    if set_vars and v.get("datastore") != "etcd":
+        problems.append(
+            "%s configure k3s's scheduled etcd snapshots, but this server's datastore is %s, not embedded etcd; "
+            "remove them (playbooks/backup.yml backs up SQLite too) or set k3s_etcd: true."
+            % (", ".join(set_vars), v.get("datastore"))
+        )
+        return problems
+    cron = v.get("k3s_etcd_snapshot_schedule_cron") or ""
+    if cron and not cron_ok(str(cron)):
+        problems.append(
+            "k3s_etcd_snapshot_schedule_cron %s is not a cron schedule: use 5 fields (minute hour day month weekday, "
+            "e.g. '0 */6 * * *') or a descriptor such as @daily or '@every 6h'." % _json(str(cron))
+        )
+    retention = v.get("k3s_etcd_snapshot_retention") or 0
+    if not isinstance(retention, int) or isinstance(retention, bool) or retention < 0:
+        problems.append(
+            "k3s_etcd_snapshot_retention must be a whole number of snapshots (0 keeps k3s's default of 5); got %s."
+            % _json(str(retention))
+        )
+    directory = v.get("k3s_etcd_snapshot_dir") or ""
+    if directory and (not str(directory).startswith("/") or str(directory).rstrip("/") == ""):
+        problems.append(
+            "k3s_etcd_snapshot_dir must be an absolute directory other than / (got %s)." % _json(str(directory))
         )
     return problems

@@ -13,13 +13,16 @@ description:
     C(prune)) and reads k3s's own output. With SQLite (a single server) it takes an online, consistent copy of
     C(server/db/state.db) through SQLite's backup API, never a file copy of a live database, and keeps the copy
     only when C(PRAGMA integrity_check) says it is intact.
-  - A saved backup gets a copy of the server token, C(<name>.token), because a restore without it fails, and a sha256
-    manifest, C(<name>.sha256), in the format of C(sha256sum). Both are kept in
-    C(<data-dir>/server/db/edgefleet-backups), because k3s takes every file of its snapshot directory for a
-    snapshot. SQLite backups are kept there too. All files are 0600.
+  - A saved backup gets a copy of the server token, C(<name>.token), because a restore without it fails, a copy of
+    the agents' password file the roles write (C(/etc/rancher/k3s/agent-token)), C(<name>.agent-token), when the
+    server has one, so that servers rebuilt from the backup keep the agents' token, and a sha256 manifest,
+    C(<name>.sha256), in the format of C(sha256sum). They are kept in C(<data-dir>/server/db/edgefleet-backups),
+    because k3s takes every file of its snapshot directory for a snapshot. SQLite backups are kept there too. All
+    files are 0600.
   - Files are written through a private temporary file and renamed. A full or unwritable directory fails with a clear
     message and leaves earlier backups as they were.
-  - To keep copies off the node, fetch RV(path), RV(token_file) and RV(manifest) afterwards, as
+  - With C(etcd-snapshot-dir) in config.yaml the snapshot is where k3s wrote it (found through C(k3s etcd-snapshot ls)).
+  - To keep copies off the node, fetch RV(path), RV(token_file), RV(agent_token_file) and RV(manifest) afterwards, as
     C(playbooks/backup.yml) does.
 author:
   - edgefleet.k3s maintainers (@edgefleet)
@@ -128,8 +131,14 @@ token_file:
   description: The copy of the server token (0600), null with O(include_token=false).
   returned: after a save
   type: str
+agent_token_file:
+  description:
+    - The copy of the agents' password file (0600).
+    - Null when the server has none, or with O(include_token=false).
+  returned: after a save
+  type: str
 manifest:
-  description: The sha256 manifest of the backup and the token copy (0600).
+  description: The sha256 manifest of the backup and the token copies (0600).
   returned: after a save
   type: str
 snapshots:

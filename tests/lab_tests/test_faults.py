@@ -66,3 +66,16 @@ def test_partition_cuts_only_the_named_peers_and_unpartition_restores(lab):
     finally:
         lab.cli("unpartition", "server-1")
     assert lab.sh("agent-1", "ping", "-c", "1", "-W", "2", server_ip, check=False).returncode == 0
+
+
+def test_rebuild_gives_a_fresh_host_with_the_same_name_and_address(lab):
+    ip = lab.ip("agent-1")
+    lab.sh("agent-1", "sh", "-c", "echo old-disk > /var/tmp/marker")
+    before = lab.podman("inspect", "--format", "{{.Id}}", lab.container("agent-1")).stdout.strip()
+    lab.cli("rebuild", "agent-1")
+    after = lab.podman("inspect", "--format", "{{.Id}}", lab.container("agent-1")).stdout.strip()
+    assert after and after != before, "rebuild kept the old container"
+    assert lab.ip("agent-1") == ip
+    assert lab.sh("agent-1", "cat", "/var/tmp/marker", check=False).returncode != 0, "the old disk survived"
+    assert lab.ssh("agent-1", "hostname").stdout.strip() == "agent-1"
+    assert lab.sh("server-1", "ping", "-c", "1", "-W", "2", ip, check=False).returncode == 0

@@ -44,6 +44,18 @@ def start(lab: Lab, ns) -> int:
     return 0
 
 
+@verb("rebuild", "replace hosts by fresh ones from the image (same name, IP and MAC; nothing of the old disk kept)",
+      ((("hosts",), {"nargs": "+", "help": "host names, e.g. server-1 server-2"}),))  # fmt: skip
+def rebuild(lab: Lab, ns) -> int:
+    entries = [fleet.host_entry(lab, name) for name in ns.hosts]
+    state = lab.require_state()
+    hosts.remove(lab, [host.name for host, _ip in entries])
+    for host, ip in entries:
+        hosts.bring_up(lab, host, ip, state["image"])
+    print(f"rebuilt {', '.join(host.name for host, _ip in entries)}")
+    return 0
+
+
 @verb("isolate", "cut a host off the lab network (podman network disconnect)", (HOST_ARG,))
 def isolate(lab: Lab, ns) -> int:
     host, _ip = fleet.host_entry(lab, ns.host)

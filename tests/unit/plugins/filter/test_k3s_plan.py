@@ -8,6 +8,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.edgefleet.k3s.plugins.filter.k3s_plan import (
     FilterModule,
     k3s_host_problems,
+    k3s_restore_plan,
     k3s_server_plan,
     k3s_token_choice,
 )
@@ -32,7 +33,20 @@ def test_filters_are_registered():
         "k3s_server_plan": k3s_server_plan,
         "k3s_token_choice": k3s_token_choice,
         "k3s_host_problems": k3s_host_problems,
+        "k3s_restore_plan": k3s_restore_plan,
     }
+
+
+def test_restore_plan_reads_the_probes_and_wants_every_server():
+    probe = {"node": {"etcd_data": True, "sqlite_data": False}}
+    name = "edgefleet-server-1-1764770000"
+    manifest = "%s  %s\n%s  %s.token\n" % ("a" * 64, name, "b" * 64, name)
+    sums = {name: "a" * 64, name + ".token": "b" * 64}
+    hostvars = {"s1": {"p": probe}, "s2": {"p": probe}, "s3": {"p": {"failed": True}}}
+    plan = k3s_restore_plan(name, manifest, sums, "pw-0123456789abcdef", hostvars, ["s1", "s2"], "", "p")
+    assert plan == {"kind": "etcd", "fresh": False, "agent_token": False, "problems": []}
+    with pytest.raises(AnsibleFilterError, match="s3 was not probed"):
+        k3s_restore_plan(name, manifest, sums, "pw-0123456789abcdef", hostvars, ["s1", "s3"], "", "p")
 
 
 def test_plan_from_hostvars():

@@ -152,17 +152,18 @@ def params(**values):
 class K3s:
     """k3s etcd-snapshot on a fake host: save writes the file k3s would write and prints k3s's line."""
 
-    def __init__(self, paths, rc=0):
+    def __init__(self, paths, rc=0, configured_dir=None):
         self.paths = paths
         self.rc = rc
         self.calls = []
+        self.default_dir = configured_dir or paths["snapshot_dir"]  # etcd-snapshot-dir of config.yaml
 
     def __call__(self, argv):
         self.calls.append(argv)
         if self.rc:
             return self.rc, "", FATAL
         sub = argv[2]
-        directory = argv[argv.index("--dir") + 1] if "--dir" in argv else self.paths["snapshot_dir"]
+        directory = argv[argv.index("--dir") + 1] if "--dir" in argv else self.default_dir
         if sub == "save":
             name = "%s-node1-1753178523" % argv[argv.index("--name") + 1]
             os.makedirs(directory, exist_ok=True)
@@ -182,7 +183,7 @@ class K3s:
 
     def deletes(self, argv):
         names = [a for a in argv[3:] if not a.startswith("--")] if argv[2] == "delete" else []
-        directory = argv[argv.index("--dir") + 1] if "--dir" in argv else self.paths["snapshot_dir"]
+        directory = argv[argv.index("--dir") + 1] if "--dir" in argv else self.default_dir
         for name in names:
             os.unlink(os.path.join(directory, name))
         return names
@@ -209,8 +210,38 @@ def test_etcd_save_seals_the_backup_with_token_and_manifest(paths):
         lines = handle.read().splitlines()
     assert lines[0] == "%s  %s" % (result["sha256"], name)
     assert lines[1].endswith("  %s.token" % name)
+    assert len(lines) == 2 and result["agent_token_file"] is None  # this server has no agents' password file
     for path in (result["path"], result["token_file"], result["manifest"]):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
+
+
+def test_the_agents_password_file_is_saved_with_the_backup_and_goes_with_it(paths):
+    _etcd(paths)
+    os.makedirs(os.path.dirname(paths["agent_token_file"]), exist_ok=True)
+    with open(paths["agent_token_file"], "w") as handle:
+        handle.write("agent-password-0123456789\n")
+    saved = SnapshotManager(params(), paths, K3s(paths), check_mode=False).execute()
+    with open(saved["agent_token_file"]) as handle:
+        assert handle.read() == "agent-password-0123456789\n"
+    assert stat.S_IMODE(os.stat(saved["agent_token_file"]).st_mode) == 0o600
+    with open(saved["manifest"]) as handle:
+        manifest = dict(reversed(line.split("  ")) for line in handle.read().splitlines())
+    assert (
+        manifest[os.path.basename(saved["agent_token_file"])]
+        == hashlib.sha256(b"agent-password-0123456789\n").hexdigest()
+    )
+    SnapshotManager(params(command="delete", names=[saved["name"]]), paths, K3s(paths), check_mode=False).execute()
+    assert os.listdir(paths["backup_dir"]) == []
+
+
+def test_a_snapshot_dir_from_config_yaml_is_found_through_k3s_ls(paths, tmp_path):
+    _etcd(paths)
+    configured = str(tmp_path / "site-snapshots")
+    k3s = K3s(paths, configured_dir=configured)
+    result = SnapshotManager(params(), paths, k3s, check_mode=False).execute()
+    assert result["path"] == os.path.join(configured, "on-demand-node1-1753178523")
+    assert [c[2] for c in k3s.calls] == ["save", "ls"]
+    assert result["sha256"] == hashlib.sha256(b"etcd snapshot bytes").hexdigest()
 
 
 def test_save_without_a_token_removes_the_snapshot_and_fails(paths):

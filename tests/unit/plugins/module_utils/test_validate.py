@@ -73,3 +73,44 @@ def test_every_problem_is_reported_at_once_and_no_token_is_shown():
 
 def test_a_long_token_with_a_dot_is_not_a_bootstrap_token():
     assert host_problems(good(k3s_token="abcdef.0123456789abcdefXYZ")) == []
+
+
+def server(**changes):
+    return good(server=True, datastore="etcd", **changes)
+
+
+@pytest.mark.parametrize(
+    "cron",
+    ["0 */12 * * *", "*/5 * * * *", "0 3 * * MON-FRI", "@daily", "@every 6h", "@every 1h30m", "CRON_TZ=UTC 0 1 * * *"],
+)
+def test_schedules_k3s_takes(cron):
+    assert host_problems(server(k3s_etcd_snapshot_schedule_cron=cron, k3s_etcd_snapshot_retention=3)) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"k3s_etcd_snapshot_schedule_cron": "0 */12 * *"}, 'k3s_etcd_snapshot_schedule_cron "0 */12 * *" is not'),
+        ({"k3s_etcd_snapshot_schedule_cron": "@often"}, 'k3s_etcd_snapshot_schedule_cron "@often" is not'),
+        ({"k3s_etcd_snapshot_schedule_cron": "@every 6 hours"}, "is not a cron schedule"),
+        ({"k3s_etcd_snapshot_retention": -1}, "k3s_etcd_snapshot_retention must be a whole number"),
+        ({"k3s_etcd_snapshot_retention": "5"}, "k3s_etcd_snapshot_retention must be a whole number"),
+        ({"k3s_etcd_snapshot_dir": "snapshots"}, "k3s_etcd_snapshot_dir must be an absolute directory"),
+        ({"k3s_etcd_snapshot_dir": "/"}, "k3s_etcd_snapshot_dir must be an absolute directory"),
+    ],
+)
+def test_bad_snapshot_settings_name_the_variable(changes, expected):
+    (problem,) = host_problems(server(**changes))
+    assert expected in problem
+
+
+@pytest.mark.parametrize("datastore", ["sqlite", "external"])
+def test_snapshot_settings_need_embedded_etcd(datastore):
+    values = server(k3s_etcd_snapshot_retention=3, k3s_etcd_disable_snapshots=True)
+    values["datastore"] = datastore
+    (problem,) = host_problems(values)
+    assert problem.startswith("k3s_etcd_snapshot_retention, k3s_etcd_disable_snapshots configure k3s's scheduled")
+    assert "datastore is %s" % datastore in problem
+    # unset settings on such a server, and the same settings on an agent, are fine
+    assert host_problems(good(server=True, datastore=datastore)) == []
+    assert host_problems(good(k3s_etcd_snapshot_retention=3)) == []
