@@ -125,9 +125,12 @@ def damage(kubeconfig: str, state: Path) -> dict:
     secrets = sorted(k for k in expected if k.startswith("Secret/") and f"/{gone_ns}/" not in k)
     deleted = cms[0::3] + secrets[0::2]
     altered = cms[1::3][:50]
+    by_kind_ns: dict[tuple[str, str], list[str]] = {}
     for key in deleted:
         kind, ns, name = key.split("/")
-        kubectl(kubeconfig, "delete", kind.lower(), "-n", ns, name)
+        by_kind_ns.setdefault((kind.lower(), ns), []).append(name)
+    for (kind, ns), names in sorted(by_kind_ns.items()):
+        kubectl(kubeconfig, "delete", kind, "-n", ns, *names)
     for key in altered:
         _kind, ns, name = key.split("/")
         kubectl(kubeconfig, "patch", "configmap", "-n", ns, name, "--type", "merge", "-p",

@@ -69,6 +69,27 @@ def write_file(path: str, data: bytes, mode: int) -> None:
     os.replace(tmp, path)
 
 
+def signed_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    """CERT was issued by CA: issuer name and signature (ECDSA or RSA; Debian's python3-cryptography 38 lacks
+    verify_directly_issued_by)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    if cert.issuer != ca.subject:
+        return False
+    public = ca.public_key()
+    try:
+        if isinstance(public, ec.EllipticCurvePublicKey):
+            public.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+        elif isinstance(public, rsa.RSAPublicKey):
+            public.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm)
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
+
+
 def load_cert(path: str):
     with open(path, "rb") as fh:
         return x509.load_pem_x509_certificate(fh.read())
@@ -151,18 +172,23 @@ class ServerPKI:
             write_file(self.path("service", "key"), key_pem(ec.generate_private_key(ec.SECP256R1())), 0o600)
         return created
 
-    def _leaf_ok(self, stem: str, want_sans: set[str] | None = None) -> bool:
+    def _leaf_ok(self, stem: str, ca_stem: str, want_sans: set[str] | None = None) -> bool:
         crt, key = self.path(stem, "crt"), self.path(stem, "key")
         if not (os.path.exists(crt) and os.path.exists(key)):
             return False
         cert = load_cert(crt)
         if not_after(cert) - _now() < datetime.timedelta(days=RENEW_DAYS):
             return False
+        # k3s regenerates a leaf that does not verify against its CA (pkg/daemons/control/deps/deps.go, expired()):
+        # after a restore onto a new server the CAs come back from the datastore and the leaves made before are
+        # replaced on the next start.
+        if not signed_by(cert, load_cert(self.path(ca_stem, "crt"))):
+            return False
         return want_sans is None or sans_of(cert) == want_sans
 
     def ensure_leaf(self, stem: str, ca_stem: str, cn: str, orgs=(), usages=(CLIENT,), dns=(), ips=()) -> bool:
         want = {*(f"DNS:{d}" for d in dns if d), *(f"IP:{ipaddress.ip_address(i)}" for i in ips if i)}
-        if self._leaf_ok(stem, want if (dns or ips) else None):
+        if self._leaf_ok(stem, ca_stem, want if (dns or ips) else None):
             return False
         cert, key = sign(self.ca(ca_stem), cn, orgs, usages, dns, ips)
         write_file(self.path(stem, "key"), key_pem(key), 0o600)

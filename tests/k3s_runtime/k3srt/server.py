@@ -506,6 +506,10 @@ class Server:
             raise Fatal(f"{token_file} does not exist, please pass --token to complete the restoration")
         server_pw, self._agent_pw = self._passwords(joining=False)
         self.ctx.server_password = server_pw
+        # As every k3s server start, a reset first prepares the certificates (control.prepare → deps.GenServerDeps):
+        # on a new server that means fresh CAs, until the restored bootstrap data replaces them below.
+        self.pki.ensure_cas()
+        self.pki.ensure_leaves(self.ctx.node_name, [self.ctx.node_ip], self.config["tls-san"])
 
         def on_reset(kv):
             data = bootstrap.load(kv, server_pw)
