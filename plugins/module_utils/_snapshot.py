@@ -27,6 +27,7 @@ import tempfile
 import time
 
 from ansible_collections.edgefleet.k3s.plugins.module_utils._k3slog import messages
+from ansible_collections.edgefleet.k3s.plugins.module_utils._restore import stem as backup_stem
 
 SAVED = re.compile(r"^Snapshot (\S+) saved\.$")
 DELETED = re.compile(r"^Snapshot (\S+) deleted\.$")
@@ -259,7 +260,7 @@ class SnapshotManager:
 
     def _seal(self, name, path, directory, kind):
         """Token copy and sha256 manifest in DIRECTORY; a restore refuses a set that does not add up."""
-        stem = name[:-4] if name.endswith((".zip", ".db")) else name
+        stem = backup_stem(name)
         files = [(path, sha256_file(path))]
         token_path = agent_token_path = None
         if self.p["include_token"]:
@@ -362,7 +363,7 @@ class SnapshotManager:
         return {"changed": bool(deleted), "deleted": deleted}
 
     def _drop_companions(self, name):
-        stem = name[:-4] if name.endswith((".zip", ".db")) else name
+        stem = backup_stem(name)
         for suffix in (".token", ".agent-token", ".sha256"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(self.paths["backup_dir"], stem + suffix))

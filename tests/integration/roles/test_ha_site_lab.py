@@ -141,15 +141,19 @@ def test_backup_is_copied_off_the_node_with_token_and_manifest(lab, tmp_path):
     first = lab.play("backup.yml", "-e", f"k3s_backup_dest={dest}", "-e", "k3s_backup_keep=1").ok()
     (backup,) = [p for p in dest.iterdir() if p.is_dir()]
     files = sorted(p.name for p in backup.iterdir())
-    assert files == sorted([backup.name, backup.name + ".sha256", backup.name + ".token"]), files
+    copies = [backup.name, backup.name + ".token", backup.name + ".agent-token"]
+    assert files == sorted(copies + [backup.name + ".sha256"]), files
     lines = (backup / (backup.name + ".sha256")).read_text().splitlines()
     manifest = {name: digest for digest, name in (line.split("  ") for line in lines)}
-    assert set(manifest) == {backup.name, backup.name + ".token"}
+    assert set(manifest) == set(copies)
     for name, digest in manifest.items():
         assert hashlib.sha256((backup / name).read_bytes()).hexdigest() == digest, name
         assert stat.S_IMODE((backup / name).stat().st_mode) == 0o600, name
     token = lab.out("server-1", "cat /var/lib/rancher/k3s/server/token")
     assert (backup / (backup.name + ".token")).read_text() == token
+    agent_token = lab.out("server-1", "cat /etc/rancher/k3s/agent-token")
+    assert (backup / (backup.name + ".agent-token")).read_text() == agent_token
+    assert agent_token.strip() not in first.output, "the agent token reached the output"
     assert token.split(":")[-1].strip() not in first.output, "the token reached the output"
     # only the snapshot is in k3s's snapshot directory; a second backup with keep=1 leaves one set here
     assert lab.out("server-1", "ls /var/lib/rancher/k3s/server/db/snapshots").split() == [backup.name]

@@ -296,6 +296,27 @@ def test_sqlite_save_keeps_earlier_backups(paths):
     assert [r["name"] for r in listed] == [first["name"], second["name"]]
 
 
+def test_sqlite_companions_are_named_after_the_backup_without_db_and_go_with_it(paths):
+    # playbooks/restore.yml looks for <name without .db>.token and .sha256 next to <name>.db
+    os.makedirs(os.path.dirname(paths["sqlite_db"]), exist_ok=True)
+    _db(paths["sqlite_db"]).close()
+    clock = iter([1700000000, 1700000100])
+    manager = SnapshotManager(params(retention=1), paths, K3s(paths), check_mode=False, now=lambda: next(clock))
+    first = manager.execute()
+    stem = "on-demand-node1-1700000000"
+    assert (first["path"], first["token_file"], first["manifest"]) == tuple(
+        os.path.join(paths["backup_dir"], stem + suffix) for suffix in (".db", ".token", ".sha256")
+    )
+    with open(first["manifest"]) as handle:
+        assert [line.split("  ")[1] for line in handle.read().splitlines()] == [stem + ".db", stem + ".token"]
+    second = manager.execute()
+    pruned = SnapshotManager(params(command="prune", retention=1), paths, K3s(paths), check_mode=False).execute()
+    assert pruned["deleted"] == [first["name"]]
+    assert sorted(os.listdir(paths["backup_dir"])) == sorted(
+        os.path.basename(second[key]) for key in ("path", "token_file", "manifest")
+    )
+
+
 def test_delete_and_prune_remove_the_companions(paths):
     _etcd(paths)
 
